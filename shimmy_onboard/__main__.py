@@ -1,0 +1,3 @@
+from shimmy_onboard.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,281 @@
+"""The command line: ``shimmy-onboard``, its flags and the ``config --metrics`` verbs.
+
+Shimmy runs ``--first-run`` at every start and ``send`` at every shutdown, and users run
+``status``: those paths import only the standard library's light modules. Everything
+else (Textual, pydantic, httpx, psutil) is imported inside the handler that needs it.
+``tests/test_import_hygiene.py`` keeps it so.
+
+Exit codes: 0 success; 1 ``validate`` found a violation; 2 usage error; 3 the command
+could not do its work (the config could not be written). No input prints a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+from shimmy_onboard import __version__
+
+if TYPE_CHECKING:
+    import argparse
+
+    from shimmy_onboard.consent import ConsentState
+    from shimmy_onboard.paths import ShimmyPaths
+
+PROG = "shimmy-onboard"
+
+EXIT_OK = 0
+EXIT_VIOLATION = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+
+METRICS_VERBS = ("enable", "disable", "status", "preview", "export", "validate", "schema")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # Shimmy's own calls must never fail Shimmy: whatever happens, they exit 0.
+    never_fails = arguments[:1] in (["--first-run"], ["send"])
+    try:
+        return _run(arguments)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing was changed by the interruption.", file=sys.stderr)
+        return EXIT_OK if never_fails else 130
+    except BrokenPipeError:
+        # The reader went away (``preview | head``); the answer was not wanted.
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as error:  # the last guard: a message, never a traceback
+        print(f"{PROG}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_OK if never_fails else EXIT_FAILED
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _run(arguments: list[str]) -> int:
+    if arguments == ["--first-run"]:
+        # The hottest path, without even argparse: one file read and back to Shimmy.
+        return first_run()
+    options = _parse(arguments)
+    if options.command == "config":
+        return _run_metrics_verb(options)
+    if options.command == "send":
+        from shimmy_onboard.delivery import run_send
+
+        return run_send(options.events, options.shimmy_version)
+    if options.first_run:
+        return first_run()
+    from shimmy_onboard.onboarding import open_interactive
+
+    return open_interactive(headless=options.headless)
+
+
+def first_run() -> int:
+    """Ask for consent only when it is needed and somebody can answer; else return at once."""
+    from shimmy_onboard.consent import load_state, nobody_to_ask
+    from shimmy_onboard.paths import resolve_paths
+
+    if nobody_to_ask(os.environ, _isatty(sys.stdin), _isatty(sys.stdout)) is not None:
+        return EXIT_OK
+    if load_state(resolve_paths()).decided:
+        return EXIT_OK
+    from shimmy_onboard.onboarding import ask_first_run
+
+    return ask_first_run()
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (ValueError, OSError):
+        return False
+
+
+# --- arguments -------------------------------------------------------------------------
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parse(arguments: list[str]) -> argparse.Namespace:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            self.print_usage(sys.stderr)
+            self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    parser = Parser(
+        prog=PROG,
+        description="Shimmy's opt-in, anonymous usage metrics: consent, settings and delivery.",
+        epilog="With no command: open the consent screen, or the settings if you already decided.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--first-run",
+        action="store_true",
+        help="what Shimmy runs at start: ask only if no decision is recorded and a person can answer",
+    )
+    mode.add_argument(
+        "--headless", action="store_true", help="use the plain Enable metrics? [Y/n] prompt"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    config = commands.add_parser("config", help="change or inspect the metrics setting")
+    config.add_argument(
+        "--metrics",
+        required=True,
+        choices=METRICS_VERBS,
+        metavar="VERB",
+        help="one of: " + ", ".join(METRICS_VERBS),
+    )
+    config.add_argument("--json", action="store_true", help="status: print JSON on stdout")
+    config.add_argument("--file", metavar="FILE", help="validate: check this file instead")
+
+    send = commands.add_parser("send", help="what Shimmy runs at shutdown: send this session")
+    send.add_argument("--events", metavar="FILE", help="Shimmy's events file (JSON Lines)")
+    send.add_argument("--shimmy-version", metavar="V", help="Shimmy's version")
+
+    options = parser.parse_args(arguments)
+    if options.command == "config":
+        if options.json and options.metrics != "status":
+            config.error("--json goes with --metrics status")
+        if options.file is not None and options.metrics != "validate":
+            config.error("--file goes with --metrics validate")
+    return options
+
+
+# --- config --metrics VERB ---------------------------------------------------------------
+
+
+def _run_metrics_verb(options: argparse.Namespace) -> int:
+    from shimmy_onboard.paths import resolve_paths
+
+    paths = resolve_paths()
+    verb = options.metrics
+    if verb in ("enable", "disable"):
+        return _change_decision(paths, enable=verb == "enable")
+    if verb == "status":
+        return _status(paths, as_json=options.json)
+    from shimmy_onboard import transparency
+
+    if verb == "preview":
+        return transparency.run_preview(paths)
+    if verb == "export":
+        return transparency.run_export(paths)
+    if verb == "validate":
+        return transparency.run_validate(paths, options.file)
+    return transparency.run_schema()
+
+
+def _change_decision(paths: ShimmyPaths, enable: bool) -> int:
+    from shimmy_onboard.config import ConfigWriteError
+    from shimmy_onboard.consent import load_state, record_decision
+    from shimmy_onboard.vocab import ConsentSource
+
+    try:
+        change = record_decision(paths, enable=enable, source=ConsentSource.CLI)
+    except ConfigWriteError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if change.backup:
+        print(
+            f"{PROG}: the old config could not be used; it was kept as {change.backup}",
+            file=sys.stderr,
+        )
+    if change.ledger_error:
+        print(f"{PROG}: warning: {change.ledger_error}", file=sys.stderr)
+    word = "enabled" if enable else "disabled"
+    if not change.changed:
+        print(f"Metrics are already {word}.", file=sys.stderr)
+    elif enable:
+        print(
+            "Metrics enabled. One anonymous report is sent when Shimmy shuts down.\n"
+            "See it first: shimmy config --metrics preview. "
+            "Turn it off: shimmy config --metrics disable.",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            "Metrics disabled. Nothing is collected or sent; anything queued was deleted.",
+            file=sys.stderr,
+        )
+    state = load_state(paths)
+    if enable and state.opt_out_by:
+        print(
+            f"Note: {state.opt_out_by} is set in this environment, so nothing is sent while it is.",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _status(paths: ShimmyPaths, as_json: bool) -> int:
+    from shimmy_onboard.consent import load_state, read_ledger
+
+    state = load_state(paths)
+    ledger = read_ledger(paths)
+    last_change = ledger[-1] if ledger else None
+    if state.config.problem:
+        print(
+            f"{PROG}: {state.config.path} cannot be used: {state.config.problem}. "
+            "Metrics are treated as disabled.",
+            file=sys.stderr,
+        )
+    if as_json:
+        import json
+
+        print(json.dumps(_status_document(state, last_change), indent=2))
+    else:
+        print(_status_text(state, last_change))
+    return EXIT_OK
+
+
+def _status_document(state: ConsentState, last_change: dict[str, object] | None) -> dict[str, object]:
+    from shimmy_onboard.vocab import SCHEMA_VERSION
+
+    return {
+        "decision": state.decision.value,
+        "sending": state.sending,
+        "reason": state.explain(),
+        "since": state.since,
+        "session_id": state.session_id,
+        "consent_version": state.consent_version,
+        "schema_version": SCHEMA_VERSION,
+        "override": state.opt_out_by,
+        "config_path": str(state.config.path),
+        "config_problem": state.config.problem,
+        "last_change": last_change,
+    }
+
+
+def _status_text(state: ConsentState, last_change: dict[str, object] | None) -> str:
+    headline = "enabled" if state.sending else "disabled"
+    lines = [f"Metrics: {headline}: {state.explain()}"]
+    decision = state.decision.value
+    if state.since:
+        decision += f" since {state.since}"
+    lines.append(f"  Your decision: {decision}")
+    if state.opt_out_by:
+        lines.append(f"  Override:      {state.opt_out_by} (environment variable)")
+    if state.session_id and state.sending:
+        lines.append(f"  Session ID:    {state.session_id}")
+    lines.append(f"  Config file:   {state.config.path}")
+    if last_change:
+        lines.append(
+            f"  Last change:   {last_change.get('time')}: {last_change.get('from')} -> "
+            f"{last_change.get('to')} ({last_change.get('source')})"
+        )
+    lines.append(
+        "  Change it:     shimmy config --metrics enable|disable, or run shimmy-onboard"
+    )
+    return "\n".join(lines)

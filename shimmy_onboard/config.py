@@ -1,0 +1,343 @@
+"""The config store: ``config.json``, read without ever failing, written atomically.
+
+The file is shared with Shimmy, which owns every key but ``metrics``: every write keeps
+them. Reading never raises; a file that cannot be used comes back with a ``problem``
+that read-only commands report while treating metrics as disabled. A write re-reads the
+file under a lock, keeps an unusable file as ``config.json.corrupt-<UTC stamp>``, and
+replaces the file atomically (temp file in the same folder, fsync, replace), so a crash
+or a concurrent writer never leaves a torn file.
+
+Only ``json`` and ``os`` here: ``--first-run`` and ``status`` read the config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from shimmy_onboard.clock import Clock, file_stamp, system_clock
+from shimmy_onboard.paths import ShimmyPaths
+
+UUID4_PATTERN = re.compile(
+    r"\A[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z"
+)
+
+# The flat keys Shimmy's Rust code wrote at the top level before the nested form.
+LEGACY_KEYS = ("enabled", "session_id", "last_updated")
+
+# A config.json is a few hundred bytes; refuse to slurp a multi-gigabyte mistake.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+class ConfigWriteError(Exception):
+    """The config could not be written; the message says why, for stderr."""
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    """The ``metrics`` section as this package understands it."""
+
+    enabled: bool | None = None  # None: no decision recorded
+    session_id: str | None = None
+    last_updated: str | None = None
+    consent_version: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "enabled": self.enabled,
+            "session_id": self.session_id,
+            "last_updated": self.last_updated,
+            "consent_version": self.consent_version,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class ConfigSnapshot:
+    """What is on disk now. ``problem`` is set when the file exists but cannot be used."""
+
+    path: Path
+    exists: bool = False
+    document: dict[str, Any] | None = None
+    metrics: MetricsSection = field(default_factory=MetricsSection)
+    problem: str | None = None
+    legacy: bool = False
+
+
+def read_config(paths: ShimmyPaths) -> ConfigSnapshot:
+    """Read the config; never raises."""
+    path = paths.config_file
+    legacy = paths.legacy_config_file
+    if legacy is not None and not _exists(path) and _exists(legacy):
+        return replace(_read_file(legacy), path=path)
+    return _read_file(path)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return os.path.lexists(path)
+    except (OSError, ValueError):
+        return False
+
+
+def _read_file(path: Path) -> ConfigSnapshot:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        return ConfigSnapshot(path=path)
+    except IsADirectoryError:
+        return ConfigSnapshot(path=path, exists=True, problem="it is a directory, not a file")
+    except OSError as error:
+        return ConfigSnapshot(path=path, exists=True, problem=f"it cannot be read ({_reason(error)})")
+    if len(raw) > MAX_CONFIG_BYTES:
+        return ConfigSnapshot(path=path, exists=True, problem="it is larger than 4 MiB")
+    document, problem = _parse_document(raw)
+    if document is None:
+        return ConfigSnapshot(path=path, exists=True, problem=problem)
+    metrics, legacy, problem = _parse_metrics(document)
+    return ConfigSnapshot(
+        path=path, exists=True, document=document, metrics=metrics, problem=problem, legacy=legacy
+    )
+
+
+def _parse_document(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    if not raw.strip():
+        return None, "it is empty"
+    try:
+        # utf-8-sig: a byte-order mark (Notepad writes one) is not an error.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return None, f"it is not UTF-8 text (bad byte at offset {error.start})"
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        return None, "it is nested too deeply to be a config"
+    except ValueError as error:
+        return None, f"it is not valid JSON ({_json_reason(error)})"
+    if not isinstance(document, dict):
+        return None, f"its top level is a JSON {_json_type(document)}, not an object"
+    return document, None
+
+
+def _parse_metrics(document: dict[str, Any]) -> tuple[MetricsSection, bool, str | None]:
+    if "metrics" not in document and any(key in document for key in LEGACY_KEYS):
+        return _parse_legacy(document)
+    section = document.get("metrics")
+    if section is None:
+        return MetricsSection(), False, None
+    if not isinstance(section, dict):
+        return MetricsSection(), False, f'"metrics" is a JSON {_json_type(section)}, not an object'
+    return _parse_section(section, consent_when_enabled=None)
+
+
+def _parse_legacy(document: dict[str, Any]) -> tuple[MetricsSection, bool, str | None]:
+    metrics, _, problem = _parse_section(document, consent_when_enabled=1)
+    if problem is None and metrics.enabled is False:
+        # The Rust code wrote enabled: false without asking anybody: that is no decision.
+        metrics = replace(metrics, enabled=None, consent_version=None)
+    return metrics, True, problem
+
+
+def _parse_section(
+    section: dict[str, Any], consent_when_enabled: int | None
+) -> tuple[MetricsSection, bool, str | None]:
+    enabled = section.get("enabled")
+    session_id = section.get("session_id")
+    last_updated = section.get("last_updated")
+    version = section.get("consent_version", consent_when_enabled)
+    problem = None
+    if enabled is not None and not isinstance(enabled, bool):
+        problem = '"enabled" must be true or false'
+    elif session_id is not None and not (
+        isinstance(session_id, str) and UUID4_PATTERN.match(session_id)
+    ):
+        problem = '"session_id" is not a random UUID (version 4)'
+    elif enabled is True and session_id is None:
+        problem = 'metrics are enabled but there is no "session_id"'
+    elif last_updated is not None and not isinstance(last_updated, str):
+        problem = '"last_updated" must be a string'
+    elif version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        problem = '"consent_version" must be a whole number from 1'
+    if problem is not None:
+        return MetricsSection(), False, problem
+    if enabled is not None and version is None:
+        version = 1  # the spec's own file has no consent_version: it is schema version 1
+    return MetricsSection(enabled, session_id, last_updated, version), False, None
+
+
+def _json_type(value: object) -> str:
+    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), "value")
+
+
+def _json_reason(error: ValueError) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {error.lineno}, column {error.colno}"
+    return str(error)
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or error.__class__.__name__
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    before: ConfigSnapshot
+    metrics: MetricsSection
+    backup: Path | None  # where an unusable file was kept, if there was one
+
+
+def update_metrics(
+    paths: ShimmyPaths,
+    change: Callable[[MetricsSection], MetricsSection],
+    clock: Clock = system_clock,
+) -> WriteResult:
+    """Apply ``change`` to the metrics section and write the file; raises ConfigWriteError.
+
+    Keys that Shimmy owns are kept; a legacy flat file is migrated to the nested form.
+    """
+    try:
+        paths.config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigWriteError(
+            f"cannot create {paths.config_dir}: {_reason(error)}"
+        ) from error
+    with _locked(paths):
+        before = read_config(paths)
+        backup = _keep_unusable(before, clock()) if before.problem else None
+        metrics = change(before.metrics)
+        _write_atomically(paths.config_file, _merged_document(before, metrics))
+    return WriteResult(before=before, metrics=metrics, backup=backup)
+
+
+def _merged_document(before: ConfigSnapshot, metrics: MetricsSection) -> dict[str, Any]:
+    document = dict(before.document or {})
+    if before.legacy:
+        for key in LEGACY_KEYS:
+            document.pop(key, None)
+    old_section = document.get("metrics")
+    section = dict(old_section) if isinstance(old_section, dict) and not before.problem else {}
+    for key in ("enabled", "session_id", "last_updated", "consent_version"):
+        section.pop(key, None)
+    # The spec's keys first, then anything a newer version may have added.
+    document["metrics"] = {**metrics.as_json(), **section}
+    return document
+
+
+def _keep_unusable(before: ConfigSnapshot, now: datetime) -> Path | None:
+    """Copy an unusable config aside before it is replaced; returns the copy's path."""
+    path = before.path
+    if not os.path.lexists(path):
+        return None
+    if os.path.isdir(path):
+        raise ConfigWriteError(
+            f"{path} is a directory, not a file; move it away and try again"
+        )
+    target = _free_name(path.with_name(f"{path.name}.corrupt-{file_stamp(now)}"))
+    try:
+        with open(path, "rb") as source:
+            content = source.read()
+        _write_bytes_atomically(target, content)
+    except OSError as error:
+        raise ConfigWriteError(
+            f"{path} is unusable and could not be kept aside ({_reason(error)}); nothing was changed"
+        ) from error
+    return target
+
+
+def _free_name(candidate: Path) -> Path:
+    number = 1
+    base = candidate
+    while os.path.lexists(candidate):
+        candidate = base.with_name(f"{base.name}-{number}")
+        number += 1
+    return candidate
+
+
+def _write_atomically(path: Path, document: dict[str, Any]) -> None:
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    try:
+        _write_bytes_atomically(path, text.encode("utf-8"))
+    except OSError as error:
+        raise ConfigWriteError(f"cannot write {path}: {_reason(error)}") from error
+
+
+def _write_bytes_atomically(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` so that readers see the old file or the new, never half."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        # Even on KeyboardInterrupt: no temp file is left behind in the user's config dir.
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; not possible (nor needed) on Windows.
+    if sys.platform == "win32":
+        return
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def _locked(paths: ShimmyPaths) -> Iterator[None]:
+    """An exclusive lock on the config, across processes. The OS drops it if we are killed."""
+    try:
+        descriptor = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise ConfigWriteError(
+            f"cannot write in {paths.config_dir}: {_reason(error)}"
+        ) from error
+    try:
+        _lock_descriptor(descriptor)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+
+    def _lock_descriptor(descriptor: int) -> None:
+        import msvcrt
+
+        msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)
+
+else:
+
+    def _lock_descriptor(descriptor: int) -> None:
+        import fcntl
+
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
