@@ -217,6 +217,7 @@ def update_metrics(
             f"cannot create {paths.config_dir}: {_reason(error)}"
         ) from error
     with _locked(paths):
+        _remove_abandoned_temp_files(paths.config_file)
         before = read_config(paths)
         backup = _keep_unusable(before, clock()) if before.problem else None
         metrics = change(before.metrics)
@@ -259,6 +260,27 @@ def _keep_unusable(before: ConfigSnapshot, now: datetime) -> Path | None:
     return target
 
 
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
+def _remove_abandoned_temp_files(path: Path) -> None:
+    """Delete temp files a killed writer left behind.
+
+    Writers hold the lock while their temp file exists, so under the lock every temp file
+    of this name belongs to a writer that died mid-write.
+    """
+    try:
+        leftovers = list(path.parent.glob(f".{path.name}.*.tmp"))
+    except OSError:
+        return
+    for leftover in leftovers:
+        try:
+            leftover.unlink()
+        except OSError:
+            pass
+
+
 def _free_name(candidate: Path) -> Path:
     number = 1
     base = candidate
@@ -278,7 +300,7 @@ def _write_atomically(path: Path, document: dict[str, Any]) -> None:
 
 def _write_bytes_atomically(path: Path, content: bytes) -> None:
     """Write ``content`` to ``path`` so that readers see the old file or the new, never half."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    temporary = _temp_name(path)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(descriptor, "wb") as handle:
