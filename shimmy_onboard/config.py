@@ -252,7 +252,7 @@ def _keep_unusable(before: ConfigSnapshot, now: datetime) -> Path | None:
     try:
         with open(path, "rb") as source:
             content = source.read()
-        _write_bytes_atomically(target, content)
+        write_bytes_atomically(target, content)
     except OSError as error:
         raise ConfigWriteError(
             f"{path} is unusable and could not be kept aside ({_reason(error)}); nothing was changed"
@@ -293,12 +293,12 @@ def _free_name(candidate: Path) -> Path:
 def _write_atomically(path: Path, document: dict[str, Any]) -> None:
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     try:
-        _write_bytes_atomically(path, text.encode("utf-8"))
+        write_bytes_atomically(path, text.encode("utf-8"))
     except OSError as error:
         raise ConfigWriteError(f"cannot write {path}: {_reason(error)}") from error
 
 
-def _write_bytes_atomically(path: Path, content: bytes) -> None:
+def write_bytes_atomically(path: Path, content: bytes) -> None:
     """Write ``content`` to ``path`` so that readers see the old file or the new, never half."""
     temporary = _temp_name(path)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
