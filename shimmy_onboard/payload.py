@@ -24,6 +24,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shimmy_onboard.clock import format_utc
+from shimmy_onboard.recorder import (
+    MAX_DURATION_MINUTES,
+    MAX_LATENCY_MS,
+    MAX_MODELS,
+    MAX_REQUESTS,
+    MAX_TOKENS,
+)
 from shimmy_onboard.vocab import (
     SCHEMA_VERSION,
     DeploymentType,
@@ -54,13 +61,11 @@ __all__ = [
 SCHEMA_FILE_NAME = "payload.schema.json"
 SCHEMA_ID = "https://metrics.shimmy-ai.dev/schema/usage-session-v1.json"
 
-# Bounds of the counters. Generous enough that no real session reaches them (the
-# recorder clamps to them), small enough that the worst case stays far under 1 KB.
-MAX_SESSION_MINUTES = 10 * 366 * 24 * 60  # ten years of uptime
-MAX_REQUESTS = 10**10
-MAX_TOKENS = 10**13
-MAX_MODELS_USED = 10_000
-MAX_AVG_RESPONSE_TIME_MS = 24 * 60 * 60 * 1000  # a day
+# The counters' bounds are the recorder's, which clamps to them: one place for each fact.
+# No real session reaches them, and the worst case still stays far under 1 KB.
+MAX_SESSION_MINUTES = MAX_DURATION_MINUTES
+MAX_AVG_RESPONSE_TIME_MS = MAX_LATENCY_MS
+MAX_MODELS_USED = MAX_MODELS
 MAX_PEAK_REQUESTS_PER_HOUR = MAX_REQUESTS
 
 UUID4_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"

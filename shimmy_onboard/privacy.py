@@ -392,7 +392,7 @@ def check_strings(
     for rule in rules:
         found = _first_hit(rule, strings)
         if found is None:
-            results.append(CheckResult(rule.name, True, f"none in {_count(len(strings))}"))
+            results.append(CheckResult(rule.name, True, f"none found in {_count(len(strings))}"))
         else:
             where, hit = found
             results.append(CheckResult(rule.name, False, f"{where} contains {_quote(hit)}"))
