@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
 
 from shimmy_onboard import __version__
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the fast paths
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
+    from typing import NoReturn
 
     from shimmy_onboard.consent import ConsentState
     from shimmy_onboard.paths import ShimmyPaths
@@ -60,10 +61,25 @@ def _silence_stdout() -> None:
         pass
 
 
+# Whole, valid command lines that run often enough to skip argparse (and the ``re`` it
+# imports); anything else, however close, goes through the parser and its messages.
+_STATUS_COMMANDS = {
+    ("config", "--metrics", "status"): False,
+    ("config", "--metrics=status"): False,
+    ("config", "--metrics", "status", "--json"): True,
+    ("config", "--metrics=status", "--json"): True,
+}
+
+
 def _run(arguments: list[str]) -> int:
     if arguments == ["--first-run"]:
-        # The hottest path, without even argparse: one file read and back to Shimmy.
+        # The hottest path: one file read and back to Shimmy.
         return first_run()
+    as_json = _STATUS_COMMANDS.get(tuple(arguments))
+    if as_json is not None:
+        from shimmy_onboard.paths import resolve_paths
+
+        return _status(resolve_paths(), as_json=as_json)
     options = _parse(arguments)
     if options.command == "config":
         return _run_metrics_verb(options)
@@ -124,7 +140,7 @@ def _parse(arguments: list[str]) -> argparse.Namespace:
     mode.add_argument(
         "--first-run",
         action="store_true",
-        help="what Shimmy runs at start: ask only if no decision is recorded and a person can answer",
+        help="what Shimmy runs at start: ask only if undecided and a person can answer",
     )
     mode.add_argument(
         "--headless", action="store_true", help="use the plain Enable metrics? [Y/n] prompt"
@@ -240,7 +256,9 @@ def _status(paths: ShimmyPaths, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _status_document(state: ConsentState, last_change: dict[str, object] | None) -> dict[str, object]:
+def _status_document(
+    state: ConsentState, last_change: dict[str, object] | None
+) -> dict[str, object]:
     from shimmy_onboard.vocab import SCHEMA_VERSION
 
     return {

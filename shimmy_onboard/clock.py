@@ -6,10 +6,16 @@ tests and snapshots can inject a fixed one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timezone
 
-Clock = Callable[[], datetime]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Clock = Callable[[], datetime]
+else:
+    # Only ever used in annotations; importing collections.abc would cost the fast paths.
+    Clock = object
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -26,7 +32,7 @@ def format_utc(moment: datetime) -> str:
 
 
 def parse_utc(text: str) -> datetime | None:
-    """The inverse of :func:`format_utc`, also accepting offsets and fractions; None if not a time."""
+    """The inverse of :func:`format_utc`, also taking offsets and fractions; None if no time."""
     if not isinstance(text, str) or not 10 <= len(text) <= 40:
         return None
     try:

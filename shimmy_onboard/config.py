@@ -12,23 +12,20 @@ Only ``json`` and ``os`` here: ``--first-run`` and ``status`` read the config.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-from shimmy_onboard.clock import Clock, file_stamp, system_clock
-from shimmy_onboard.paths import ShimmyPaths
+from shimmy_onboard.clock import file_stamp, system_clock
 
-UUID4_PATTERN = re.compile(
-    r"\A[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z"
-)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from pathlib import Path
+    from typing import Any
+
+    from shimmy_onboard.clock import Clock
+    from shimmy_onboard.paths import ShimmyPaths
 
 # The flat keys Shimmy's Rust code wrote at the top level before the nested form.
 LEGACY_KEYS = ("enabled", "session_id", "last_updated")
@@ -36,19 +33,61 @@ LEGACY_KEYS = ("enabled", "session_id", "last_updated")
 # A config.json is a few hundred bytes; refuse to slurp a multi-gigabyte mistake.
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
 
 class ConfigWriteError(Exception):
     """The config could not be written; the message says why, for stderr."""
 
 
-@dataclass(frozen=True)
-class MetricsSection:
-    """The ``metrics`` section as this package understands it."""
+def is_uuid4(text: object) -> bool:
+    """A random UUID in its canonical lower-case form (``uuid.uuid4()``'s ``str``)."""
+    if not isinstance(text, str) or len(text) != 36:
+        return False
+    groups = text.split("-")
+    return (
+        [len(group) for group in groups] == [8, 4, 4, 4, 12]
+        and all(char in _HEX_DIGITS for group in groups for char in group)
+        and groups[2][0] == "4"
+        and groups[3][0] in "89ab"
+    )
 
-    enabled: bool | None = None  # None: no decision recorded
-    session_id: str | None = None
-    last_updated: str | None = None
-    consent_version: int | None = None
+
+# Plain classes, not dataclasses: importing dataclasses costs more than --first-run may.
+class MetricsSection:
+    """The ``metrics`` section as this package understands it. Immutable by convention."""
+
+    __slots__ = ("consent_version", "enabled", "last_updated", "session_id")
+
+    def __init__(
+        self,
+        enabled: bool | None = None,  # None: no decision recorded
+        session_id: str | None = None,
+        last_updated: str | None = None,
+        consent_version: int | None = None,
+    ) -> None:
+        self.enabled = enabled
+        self.session_id = session_id
+        self.last_updated = last_updated
+        self.consent_version = consent_version
+
+    def _key(self) -> tuple[bool | None, str | None, str | None, int | None]:
+        return (self.enabled, self.session_id, self.last_updated, self.consent_version)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MetricsSection):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        enabled, session_id, last_updated, version = self._key()
+        return (
+            f"MetricsSection(enabled={enabled!r}, session_id={session_id!r}, "
+            f"last_updated={last_updated!r}, consent_version={version!r})"
+        )
 
     def as_json(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -60,35 +99,47 @@ class MetricsSection:
         return {key: value for key, value in fields.items() if value is not None}
 
 
-@dataclass(frozen=True)
 class ConfigSnapshot:
     """What is on disk now. ``problem`` is set when the file exists but cannot be used."""
 
-    path: Path
-    exists: bool = False
-    document: dict[str, Any] | None = None
-    metrics: MetricsSection = field(default_factory=MetricsSection)
-    problem: str | None = None
-    legacy: bool = False
+    __slots__ = ("document", "exists", "legacy", "metrics", "path", "problem")
+
+    def __init__(
+        self,
+        path: str,
+        exists: bool = False,
+        document: dict[str, Any] | None = None,
+        metrics: MetricsSection | None = None,
+        problem: str | None = None,
+        legacy: bool = False,
+    ) -> None:
+        self.path = path
+        self.exists = exists
+        self.document = document
+        self.metrics = MetricsSection() if metrics is None else metrics
+        self.problem = problem
+        self.legacy = legacy
 
 
 def read_config(paths: ShimmyPaths) -> ConfigSnapshot:
     """Read the config; never raises."""
-    path = paths.config_file
-    legacy = paths.legacy_config_file
+    path = paths.config_file_path
+    legacy = paths.legacy_config_path
     if legacy is not None and not _exists(path) and _exists(legacy):
-        return replace(_read_file(legacy), path=path)
+        snapshot = _read_file(legacy)
+        snapshot.path = path  # it will be written at the new place
+        return snapshot
     return _read_file(path)
 
 
-def _exists(path: Path) -> bool:
+def _exists(path: str) -> bool:
     try:
         return os.path.lexists(path)
     except (OSError, ValueError):
         return False
 
 
-def _read_file(path: Path) -> ConfigSnapshot:
+def _read_file(path: str) -> ConfigSnapshot:
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_CONFIG_BYTES + 1)
@@ -97,7 +148,8 @@ def _read_file(path: Path) -> ConfigSnapshot:
     except IsADirectoryError:
         return ConfigSnapshot(path=path, exists=True, problem="it is a directory, not a file")
     except OSError as error:
-        return ConfigSnapshot(path=path, exists=True, problem=f"it cannot be read ({_reason(error)})")
+        unreadable = f"it cannot be read ({_reason(error)})"
+        return ConfigSnapshot(path=path, exists=True, problem=unreadable)
     if len(raw) > MAX_CONFIG_BYTES:
         return ConfigSnapshot(path=path, exists=True, problem="it is larger than 4 MiB")
     document, problem = _parse_document(raw)
@@ -118,14 +170,64 @@ def _parse_document(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     except UnicodeDecodeError as error:
         return None, f"it is not UTF-8 text (bad byte at offset {error.start})"
     try:
-        document = json.loads(text)
+        document = parse_json(text)
     except RecursionError:
         return None, "it is nested too deeply to be a config"
     except ValueError as error:
-        return None, f"it is not valid JSON ({_json_reason(error)})"
+        return None, f"it is not valid JSON ({error})"
     if not isinstance(document, dict):
         return None, f"its top level is a JSON {_json_type(document)}, not an object"
     return document, None
+
+
+class _StrictJsonContext:
+    """What CPython's C JSON scanner reads from a decoder: ``json.loads``'s own defaults."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo: dict[str, str] = {}  # noqa: RUF012 - the scanner's own cache, as in json.JSONDecoder
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` for one document, without importing ``json``.
+
+    Importing ``json`` (and the ``re`` it needs) costs ten milliseconds here, more than
+    ``--first-run`` may spend in all; CPython's C scanner, which ``json.loads`` itself uses,
+    costs nothing. Elsewhere (another interpreter) this is plain ``json.loads``.
+    """
+    try:
+        from _json import make_scanner
+    except ImportError:  # pragma: no cover - CPython always has it
+        import json
+
+        return json.loads(text)
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    try:
+        scan = make_scanner(_StrictJsonContext())  # type: ignore[arg-type]  # a duck-typed context
+        value, end = scan(text, start)
+    except StopIteration as stop:
+        raise ValueError(f"expecting a value {_position(text, stop.value)}") from None
+    except ValueError as error:  # json.JSONDecodeError: msg, pos
+        message = getattr(error, "msg", str(error))
+        position = getattr(error, "pos", None)
+        where = "" if position is None else " " + _position(text, position)
+        raise ValueError(f"{message[:1].lower()}{message[1:]}{where}") from None
+    if text[end:].strip(" \t\n\r"):
+        raise ValueError(f"extra data {_position(text, end)}")
+    return value
+
+
+def _position(text: str, index: int) -> str:
+    line = text.count("\n", 0, index) + 1
+    column = index - text.rfind("\n", 0, index)
+    return f"at line {line}, column {column}"
 
 
 def _parse_metrics(document: dict[str, Any]) -> tuple[MetricsSection, bool, str | None]:
@@ -143,7 +245,7 @@ def _parse_legacy(document: dict[str, Any]) -> tuple[MetricsSection, bool, str |
     metrics, _, problem = _parse_section(document, consent_when_enabled=1)
     if problem is None and metrics.enabled is False:
         # The Rust code wrote enabled: false without asking anybody: that is no decision.
-        metrics = replace(metrics, enabled=None, consent_version=None)
+        metrics = MetricsSection(None, metrics.session_id, metrics.last_updated, None)
     return metrics, True, problem
 
 
@@ -157,9 +259,7 @@ def _parse_section(
     problem = None
     if enabled is not None and not isinstance(enabled, bool):
         problem = '"enabled" must be true or false'
-    elif session_id is not None and not (
-        isinstance(session_id, str) and UUID4_PATTERN.match(session_id)
-    ):
+    elif session_id is not None and not is_uuid4(session_id):
         problem = '"session_id" is not a random UUID (version 4)'
     elif enabled is True and session_id is None:
         problem = 'metrics are enabled but there is no "session_id"'
@@ -181,12 +281,6 @@ def _json_type(value: object) -> str:
     return "null" if value is None else names.get(type(value), "value")
 
 
-def _json_reason(error: ValueError) -> str:
-    if isinstance(error, json.JSONDecodeError):
-        return f"{error.msg} at line {error.lineno}, column {error.colno}"
-    return str(error)
-
-
 def _reason(error: OSError) -> str:
     return error.strerror or error.__class__.__name__
 
@@ -194,11 +288,13 @@ def _reason(error: OSError) -> str:
 # --- writing ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class WriteResult:
-    before: ConfigSnapshot
-    metrics: MetricsSection
-    backup: Path | None  # where an unusable file was kept, if there was one
+    __slots__ = ("backup", "before", "metrics")
+
+    def __init__(self, before: ConfigSnapshot, metrics: MetricsSection, backup: Path | None):
+        self.before = before
+        self.metrics = metrics
+        self.backup = backup  # where an unusable file was kept, if there was one
 
 
 def update_metrics(
@@ -213,10 +309,8 @@ def update_metrics(
     try:
         paths.config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
-        raise ConfigWriteError(
-            f"cannot create {paths.config_dir}: {_reason(error)}"
-        ) from error
-    with _locked(paths):
+        raise ConfigWriteError(f"cannot create {paths.config_dir}: {_reason(error)}") from error
+    with _ConfigLock(paths):
         _remove_abandoned_temp_files(paths.config_file)
         before = read_config(paths)
         backup = _keep_unusable(before, clock()) if before.problem else None
@@ -241,13 +335,13 @@ def _merged_document(before: ConfigSnapshot, metrics: MetricsSection) -> dict[st
 
 def _keep_unusable(before: ConfigSnapshot, now: datetime) -> Path | None:
     """Copy an unusable config aside before it is replaced; returns the copy's path."""
-    path = before.path
+    from pathlib import Path
+
+    path = Path(before.path)
     if not os.path.lexists(path):
         return None
     if os.path.isdir(path):
-        raise ConfigWriteError(
-            f"{path} is a directory, not a file; move it away and try again"
-        )
+        raise ConfigWriteError(f"{path} is a directory, not a file; move it away and try again")
     target = _free_name(path.with_name(f"{path.name}.corrupt-{file_stamp(now)}"))
     try:
         with open(path, "rb") as source:
@@ -255,13 +349,15 @@ def _keep_unusable(before: ConfigSnapshot, now: datetime) -> Path | None:
         write_bytes_atomically(target, content)
     except OSError as error:
         raise ConfigWriteError(
-            f"{path} is unusable and could not be kept aside ({_reason(error)}); nothing was changed"
+            f"{path} is unusable and could not be kept aside ({_reason(error)}); "
+            "nothing was changed"
         ) from error
     return target
 
 
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+def _temp_name(path: str) -> str:
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
 def _remove_abandoned_temp_files(path: Path) -> None:
@@ -291,6 +387,8 @@ def _free_name(candidate: Path) -> Path:
 
 
 def _write_atomically(path: Path, document: dict[str, Any]) -> None:
+    import json
+
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     try:
         write_bytes_atomically(path, text.encode("utf-8"))
@@ -298,27 +396,28 @@ def _write_atomically(path: Path, document: dict[str, Any]) -> None:
         raise ConfigWriteError(f"cannot write {path}: {_reason(error)}") from error
 
 
-def write_bytes_atomically(path: Path, content: bytes) -> None:
+def write_bytes_atomically(path: str | os.PathLike[str], content: bytes) -> None:
     """Write ``content`` to ``path`` so that readers see the old file or the new, never half."""
-    temporary = _temp_name(path)
+    target = os.fspath(path)
+    temporary = _temp_name(target)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
-        # Even on KeyboardInterrupt: no temp file is left behind in the user's config dir.
+        # Even on KeyboardInterrupt: no temp file is left behind in the user's folder.
         try:
             os.unlink(temporary)
         except OSError:
             pass
         raise
-    _fsync_directory(path.parent)
+    _fsync_directory(os.path.dirname(target) or ".")
 
 
-def _fsync_directory(directory: Path) -> None:
+def _fsync_directory(directory: str) -> None:
     # Makes the rename itself durable; not possible (nor needed) on Windows.
     if sys.platform == "win32":
         return
@@ -334,20 +433,28 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-@contextmanager
-def _locked(paths: ShimmyPaths) -> Iterator[None]:
+class _ConfigLock:
     """An exclusive lock on the config, across processes. The OS drops it if we are killed."""
-    try:
-        descriptor = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise ConfigWriteError(
-            f"cannot write in {paths.config_dir}: {_reason(error)}"
-        ) from error
-    try:
-        _lock_descriptor(descriptor)
-        yield
-    finally:
-        os.close(descriptor)
+
+    def __init__(self, paths: ShimmyPaths) -> None:
+        self._paths = paths
+        self._descriptor = -1
+
+    def __enter__(self) -> None:
+        try:
+            self._descriptor = os.open(self._paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise ConfigWriteError(
+                f"cannot write in {self._paths.config_dir}: {_reason(error)}"
+            ) from error
+        try:
+            _lock_descriptor(self._descriptor)
+        except BaseException:
+            os.close(self._descriptor)
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        os.close(self._descriptor)
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only

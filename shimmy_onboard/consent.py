@@ -14,17 +14,21 @@ and appends a line to the consent ledger.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from shimmy_onboard import __version__
-from shimmy_onboard.clock import Clock, format_utc, system_clock
-from shimmy_onboard.config import ConfigSnapshot, MetricsSection, read_config, update_metrics
-from shimmy_onboard.paths import ShimmyPaths
+from shimmy_onboard.clock import format_utc, system_clock
+from shimmy_onboard.config import MetricsSection, parse_json, read_config, update_metrics
 from shimmy_onboard.vocab import SCHEMA_VERSION, ConsentSource, Decision
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from shimmy_onboard.clock import Clock
+    from shimmy_onboard.config import ConfigSnapshot
+    from shimmy_onboard.paths import ShimmyPaths
 
 OPT_OUT_VARIABLES = ("DO_NOT_TRACK", "SHIMMY_NO_METRICS")
 
@@ -48,16 +52,29 @@ def ci_variable_set(env: Mapping[str, str]) -> bool:
     return _is_set(env.get("CI")) and env.get("CI", "").strip().lower() != "false"
 
 
-@dataclass(frozen=True)
 class ConsentState:
-    """The decision recorded in the config, and whether the metrics may be sent."""
+    """The decision recorded in the config, and whether the metrics may be sent.
 
-    decision: Decision
-    consent_version: int | None
-    session_id: str | None
-    since: str | None
-    config: ConfigSnapshot
-    opt_out_by: str | None  # the variable that suppresses everything, if one is set
+    A plain class (no dataclasses import): ``--first-run`` builds one at every Shimmy start.
+    """
+
+    __slots__ = ("config", "consent_version", "decision", "opt_out_by", "session_id", "since")
+
+    def __init__(
+        self,
+        decision: Decision,
+        consent_version: int | None,
+        session_id: str | None,
+        since: str | None,
+        config: ConfigSnapshot,
+        opt_out_by: str | None,  # the variable that suppresses everything, if one is set
+    ) -> None:
+        self.decision = decision
+        self.consent_version = consent_version
+        self.session_id = session_id
+        self.since = since
+        self.config = config
+        self.opt_out_by = opt_out_by
 
     @property
     def needs_reconsent(self) -> bool:
@@ -87,7 +104,10 @@ class ConsentState:
                 "whatever the config says."
             )
         if self.config.problem is not None:
-            return f"the config cannot be used ({self.config.problem}): metrics are treated as disabled."
+            return (
+                f"the config cannot be used ({self.config.problem}): "
+                "metrics are treated as disabled."
+            )
         if self.decision is Decision.UNDECIDED:
             return "no decision is recorded: metrics are disabled until you enable them."
         if self.needs_reconsent:
@@ -136,14 +156,26 @@ def nobody_to_ask(
 # --- changing the decision ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class DecisionChange:
-    before: Decision
-    after: Decision
-    metrics: MetricsSection
-    changed: bool
-    backup: str | None  # where an unusable config was kept, if one was
-    ledger_error: str | None  # the ledger line could not be written (the config was)
+    """What :func:`record_decision` did."""
+
+    __slots__ = ("after", "backup", "before", "changed", "ledger_error", "metrics")
+
+    def __init__(
+        self,
+        before: Decision,
+        after: Decision,
+        metrics: MetricsSection,
+        changed: bool,
+        backup: str | None,  # where an unusable config was kept, if one was
+        ledger_error: str | None,  # the ledger line could not be written (the config was)
+    ) -> None:
+        self.before = before
+        self.after = after
+        self.metrics = metrics
+        self.changed = changed
+        self.backup = backup
+        self.ledger_error = ledger_error
 
 
 def new_session_id() -> str:
@@ -157,7 +189,7 @@ def record_decision(
     enable: bool,
     source: ConsentSource,
     clock: Clock = system_clock,
-    mint_id: Any = new_session_id,
+    mint_id: Callable[[], str] = new_session_id,
 ) -> DecisionChange:
     """Write the decision to the config and the ledger; raises ConfigWriteError.
 
@@ -230,6 +262,8 @@ def append_ledger(
         "consent_version": SCHEMA_VERSION,
         "package_version": __version__,
     }
+    import json
+
     line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
     try:
         paths.metrics_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -247,15 +281,15 @@ def append_ledger(
 def read_ledger(paths: ShimmyPaths) -> list[dict[str, Any]]:
     """Every well-formed ledger entry, oldest first; damaged lines are skipped."""
     try:
-        with open(paths.ledger_file, "rb") as handle:
+        with open(paths.ledger_file_path, "rb") as handle:
             raw = handle.read(LEDGER_READ_LIMIT)
     except OSError:
         return []
     entries = []
     for line in raw.splitlines():
         try:
-            entry = json.loads(line.decode("utf-8"))
-        except (ValueError, RecursionError):
+            entry = parse_json(line.decode("utf-8"))
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             continue
         if isinstance(entry, dict) and isinstance(entry.get("time"), str):
             entries.append(entry)

@@ -10,30 +10,89 @@ DESIGN.md, "Where things live":
 On Linux and macOS the directories are computed here with the same rules platformdirs
 applies, because importing platformdirs costs more than the whole ``--first-run`` budget;
 ``tests/test_paths.py`` checks that the two agree. Windows asks platformdirs itself.
+
+For the same reason this module imports neither pathlib nor dataclasses at import time:
+the fast paths use the ``*_path`` strings; everything else gets ``pathlib.Path`` objects.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
 APP_NAME = "shimmy"
 CONFIG_FILE_NAME = "config.json"
 
 
-@dataclass(frozen=True)
+def _as_path(location: str) -> Path:
+    from pathlib import Path
+
+    return Path(location)
+
+
 class ShimmyPaths:
-    config_dir: Path
-    state_dir: Path
-    #: Where Shimmy's Rust code wrote its flat config, when that differs from ``config_file``.
-    legacy_config_file: Path | None = None
+    """The directories of one user; the file names are fixed below."""
+
+    __slots__ = ("config_dir_path", "legacy_config_path", "state_dir_path")
+
+    def __init__(
+        self,
+        config_dir: str | os.PathLike[str],
+        state_dir: str | os.PathLike[str],
+        legacy_config_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.config_dir_path = os.fspath(config_dir)
+        self.state_dir_path = os.fspath(state_dir)
+        #: Where Shimmy's Rust code wrote its flat config, when that differs from config.json.
+        self.legacy_config_path = (
+            None if legacy_config_file is None else os.fspath(legacy_config_file)
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ShimmyPaths):
+            return NotImplemented
+        return (self.config_dir_path, self.state_dir_path, self.legacy_config_path) == (
+            other.config_dir_path,
+            other.state_dir_path,
+            other.legacy_config_path,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.config_dir_path, self.state_dir_path, self.legacy_config_path))
+
+    def __repr__(self) -> str:
+        return f"ShimmyPaths({self.config_dir_path!r}, {self.state_dir_path!r})"
+
+    # Strings, for the paths that run at every Shimmy start.
+    @property
+    def config_file_path(self) -> str:
+        return os.path.join(self.config_dir_path, CONFIG_FILE_NAME)
+
+    @property
+    def ledger_file_path(self) -> str:
+        return os.path.join(self.state_dir_path, "metrics", "consent.jsonl")
+
+    # pathlib objects, for everything else.
+    @property
+    def config_dir(self) -> Path:
+        return _as_path(self.config_dir_path)
+
+    @property
+    def state_dir(self) -> Path:
+        return _as_path(self.state_dir_path)
+
+    @property
+    def legacy_config_file(self) -> Path | None:
+        return None if self.legacy_config_path is None else _as_path(self.legacy_config_path)
 
     @property
     def config_file(self) -> Path:
-        return self.config_dir / CONFIG_FILE_NAME
+        return _as_path(self.config_file_path)
 
     @property
     def lock_file(self) -> Path:
@@ -46,7 +105,7 @@ class ShimmyPaths:
 
     @property
     def ledger_file(self) -> Path:
-        return self.metrics_dir / "consent.jsonl"
+        return _as_path(self.ledger_file_path)
 
     @property
     def queue_file(self) -> Path:
@@ -57,15 +116,15 @@ class ShimmyPaths:
         return self.metrics_dir / "sent.jsonl"
 
 
-def _xdg(env: Mapping[str, str], name: str, fallback: Path) -> Path:
+def _xdg(env: Mapping[str, str], name: str, fallback: str) -> str:
     # platformdirs ignores an XDG variable that is empty or only white space.
     value = env.get(name, "").strip()
-    return Path(value) if value else fallback
+    return value if value else fallback
 
 
-def _home(env: Mapping[str, str]) -> Path:
+def _home(env: Mapping[str, str]) -> str:
     home = env.get("HOME", "").strip()
-    return Path(home) if home else Path.home()
+    return home if home else os.path.expanduser("~")
 
 
 def resolve_paths(
@@ -77,29 +136,29 @@ def resolve_paths(
 
     override = env.get("SHIMMY_CONFIG_DIR", "").strip()
     if override:
-        root = Path(override).expanduser()
+        root = os.path.expanduser(override)
         return ShimmyPaths(config_dir=root, state_dir=root)
 
     if system == "win32":
         return _windows_paths()
 
     home = _home(env)
-    config_dir = _xdg(env, "XDG_CONFIG_HOME", home / ".config") / APP_NAME
+    config_dir = os.path.join(_xdg(env, "XDG_CONFIG_HOME", os.path.join(home, ".config")), APP_NAME)
     if system == "darwin":
-        app_support = home / "Library" / "Application Support" / APP_NAME
+        app_support = os.path.join(home, "Library", "Application Support", APP_NAME)
         return ShimmyPaths(
             config_dir=config_dir,
             state_dir=app_support,
-            legacy_config_file=app_support / CONFIG_FILE_NAME,
+            legacy_config_file=os.path.join(app_support, CONFIG_FILE_NAME),
         )
-    state_dir = _xdg(env, "XDG_STATE_HOME", home / ".local" / "state") / APP_NAME
-    return ShimmyPaths(config_dir=config_dir, state_dir=state_dir)
+    state_home = _xdg(env, "XDG_STATE_HOME", os.path.join(home, ".local", "state"))
+    return ShimmyPaths(config_dir=config_dir, state_dir=os.path.join(state_home, APP_NAME))
 
 
 def _windows_paths() -> ShimmyPaths:
     import platformdirs
 
     return ShimmyPaths(
-        config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False, roaming=True)),
-        state_dir=Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)),
+        config_dir=platformdirs.user_config_dir(APP_NAME, appauthor=False, roaming=True),
+        state_dir=platformdirs.user_state_dir(APP_NAME, appauthor=False),
     )

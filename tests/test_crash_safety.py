@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from shimmy_onboard.paths import ShimmyPaths
 

@@ -1,0 +1,121 @@
+"""The command line as a user meets it: real processes, exit codes, stdout and stderr."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shimmy_onboard import __version__
+from shimmy_onboard.paths import ShimmyPaths
+from tests.conftest import run_cli
+
+
+def test_help_names_every_command() -> None:
+    result = run_cli(["--help"])
+
+    assert result.returncode == 0
+    for word in ("config", "send", "--first-run", "--headless"):
+        assert word in result.stdout
+
+
+def test_version_prints_the_package_version() -> None:
+    result = run_cli(["--version"])
+
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"shimmy-onboard {__version__}"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--bogus"],
+        ["config"],
+        ["config", "--metrics"],
+        ["config", "--metrics", "maybe"],
+        ["config", "--metrics", "enable", "--json"],
+        ["config", "--metrics", "status", "--file", "x.json"],
+        ["send", "--nope"],
+        ["frobnicate"],
+        ["--first-run", "--headless"],
+    ],
+)
+def test_a_usage_error_exits_2_with_a_message_and_no_traceback(arguments: list[str]) -> None:
+    result = run_cli(arguments)
+
+    assert result.returncode == 2
+    assert "error:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_enable_then_status_says_enabled_since_when(paths: ShimmyPaths) -> None:
+    enable = run_cli(["config", "--metrics", "enable"])
+    status = run_cli(["config", "--metrics", "status"])
+
+    assert enable.returncode == 0
+    assert "Metrics enabled" in enable.stderr
+    assert enable.stdout == ""
+    assert status.stdout.startswith("Metrics: enabled")
+    assert "since 20" in status.stdout
+    assert str(paths.config_file) in status.stdout
+
+
+def test_status_json_is_machine_readable_on_stdout(paths: ShimmyPaths) -> None:
+    run_cli(["config", "--metrics", "disable"])
+
+    result = run_cli(["config", "--metrics", "status", "--json"])
+
+    document = json.loads(result.stdout)
+    assert document["decision"] == "disabled"
+    assert document["sending"] is False
+    assert document["config_path"] == str(paths.config_file)
+    assert document["last_change"]["to"] == "disabled"
+
+
+@pytest.mark.parametrize("variable", ["DO_NOT_TRACK", "SHIMMY_NO_METRICS"])
+def test_status_names_the_variable_that_wins(variable: str) -> None:
+    run_cli(["config", "--metrics", "enable"])
+
+    text = run_cli(["config", "--metrics", "status"], env={variable: "1"})
+    document = json.loads(
+        run_cli(["config", "--metrics", "status", "--json"], env={variable: "1"}).stdout
+    )
+
+    assert text.stdout.startswith("Metrics: disabled")
+    assert f"Override:      {variable}" in text.stdout
+    assert document["override"] == variable
+    assert document["decision"] == "enabled"
+    assert document["sending"] is False
+
+
+def test_enabling_under_do_not_track_records_it_but_says_nothing_is_sent() -> None:
+    result = run_cli(["config", "--metrics", "enable"], env={"DO_NOT_TRACK": "1"})
+
+    assert result.returncode == 0
+    assert "DO_NOT_TRACK is set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"DO_NOT_TRACK": "1"}, {"SHIMMY_NO_METRICS": "1"}, {"CI": "true"}, {}],
+    ids=["do-not-track", "shimmy-no-metrics", "ci", "no-terminal"],
+)
+def test_first_run_returns_at_once_when_nobody_can_be_asked(
+    paths: ShimmyPaths, env: dict[str, str]
+) -> None:
+    result = run_cli(["--first-run"], env=env, timeout=10)
+
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert not paths.config_dir.exists(), "nothing is recorded when nobody was asked"
+
+
+def test_first_run_with_a_decision_recorded_is_silent(paths: ShimmyPaths) -> None:
+    run_cli(["config", "--metrics", "disable"])
+    before = paths.config_file.read_bytes()
+
+    result = run_cli(["--first-run"], timeout=10)
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert paths.config_file.read_bytes() == before
