@@ -1,0 +1,451 @@
+"""``shimmy-onboard send`` and the sender, against real servers on 127.0.0.1.
+
+Every fault of the issue's matrix is played by a real loopback server (tests/loopback_servers.py)
+and ``send`` runs as a real process, exactly as Shimmy runs it at shutdown. Each case checks
+what a user (or Shimmy) would notice: the exit code, a silent stdout, no traceback, the
+time it took, and what is left in the queue for the next session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shimmy_onboard.consent import record_decision
+from shimmy_onboard.delivery import is_loopback_host, post_body, resolve_endpoint
+from shimmy_onboard.outbox import load_queue, load_sent_log
+from shimmy_onboard.paths import ShimmyPaths, resolve_paths
+from shimmy_onboard.vocab import ConsentSource
+from tests.loopback_servers import (
+    LoopbackServer,
+    answering,
+    closing_mid_response,
+    dripping,
+    never_answering,
+    redirecting_to,
+    refused_port,
+    serving,
+)
+
+# The issue's bound for every fault: the 5 s deadline plus the interpreter's start and exit.
+WALL_LIMIT_SECONDS = 5.5
+
+
+@dataclass
+class SendRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def start_send(arguments: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], float]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shimmy_onboard", "send", *arguments],
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, time.monotonic()
+
+
+def finish_send(process: subprocess.Popen[str], started: float) -> SendRun:
+    stdout, stderr = process.communicate(timeout=30)
+    return SendRun(process.returncode, stdout, stderr, time.monotonic() - started)
+
+
+def send(arguments: list[str], env: dict[str, str]) -> SendRun:
+    return finish_send(*start_send(arguments, env))
+
+
+def to(server_url: str, **extra: str) -> dict[str, str]:
+    return {"SHIMMY_METRICS_ENDPOINT": server_url, **extra}
+
+
+def assert_quiet_success(run: SendRun) -> None:
+    """What Shimmy must see from every send: exit 0, nothing on stdout, no traceback, in time."""
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout == ""
+    assert "Traceback" not in run.stderr
+    assert run.seconds < WALL_LIMIT_SECONDS
+
+
+_session_counter = iter(range(10, 60))
+
+
+def events_file(tmp_path: Path, requests: int = 2) -> tuple[str, str]:
+    """A session as Shimmy writes it; returns the file and the session's end time (unique)."""
+    minute = next(_session_counter)
+    ended = f"2025-01-15T10:{minute:02d}:00Z"
+    lines = [{"type": "start", "ts": "2025-01-15T08:30:00Z", "version": "1.3.2"}]
+    lines += [
+        {
+            "type": "request",
+            "ts": "2025-01-15T08:31:02Z",
+            "endpoint": "/v1/chat/completions",
+            "status": 200,
+            "latency_ms": 1250,
+            "tokens": 50,
+            "model": "llama-3-8b",
+            "user_agent": "Continue/0.9",
+        }
+    ] * requests
+    lines.append({"type": "end", "ts": ended})
+    path = tmp_path / f"events-{minute}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return str(path), ended
+
+
+def timestamps(body: bytes) -> list[str]:
+    return [session["timestamp"] for session in json.loads(body)]
+
+
+@pytest.fixture
+def enabled(paths: ShimmyPaths) -> ShimmyPaths:
+    record_decision(paths, enable=True, source=ConsentSource.CLI)
+    return paths
+
+
+@pytest.fixture
+def ok_server() -> Iterator[LoopbackServer]:
+    with serving(answering(200)) as server:
+        yield server
+
+
+# --- the consent gate: no connection, no file, unless metrics are sending ---------------------
+
+
+@pytest.mark.parametrize(
+    ("decision", "variables"),
+    [
+        (None, {}),
+        (False, {}),
+        (True, {"DO_NOT_TRACK": "1"}),
+        (True, {"SHIMMY_NO_METRICS": "1"}),
+    ],
+    ids=["undecided", "disabled", "DO_NOT_TRACK", "SHIMMY_NO_METRICS"],
+)
+def test_send_opens_no_connection_and_queues_nothing_unless_metrics_are_sending(
+    paths: ShimmyPaths,
+    ok_server: LoopbackServer,
+    tmp_path: Path,
+    decision: bool | None,
+    variables: dict[str, str],
+) -> None:
+    if decision is not None:
+        record_decision(paths, enable=decision, source=ConsentSource.CLI)
+    events, _ = events_file(tmp_path)
+    run = send(["--events", events, "--shimmy-version", "1.3.2"], to(ok_server.url, **variables))
+    assert_quiet_success(run)
+    assert run.stderr == ""
+    assert ok_server.connections == 0
+    assert not paths.queue_file.exists()
+
+
+def test_send_does_not_even_look_at_the_events_file_when_metrics_are_off(
+    paths: ShimmyPaths, tmp_path: Path
+) -> None:
+    run = send(["--events", str(tmp_path / "no-such-file.jsonl")], {})
+    assert_quiet_success(run)
+    assert run.stderr == ""
+
+
+def test_send_with_metrics_off_imports_no_heavy_library(paths: ShimmyPaths) -> None:
+    probe = (
+        "import sys; from shimmy_onboard.cli import main; code = main(['send']); "
+        "heavy = {'httpx', 'pydantic', 'psutil', 'textual'} & set(sys.modules); "
+        "print(code, sorted(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.strip() == "0 []"
+
+
+def test_an_unreadable_events_file_is_a_usage_error_when_sending(
+    enabled: ShimmyPaths, ok_server: LoopbackServer, tmp_path: Path
+) -> None:
+    run = send(["--events", str(tmp_path / "missing.jsonl")], to(ok_server.url))
+    assert run.exit_code == 2
+    assert "missing.jsonl" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stdout == ""
+    assert ok_server.connections == 0
+
+
+# --- debug mode ---------------------------------------------------------------------------
+
+
+def test_debug_mode_writes_the_exact_body_to_stderr_and_sends_nothing(
+    enabled: ShimmyPaths, ok_server: LoopbackServer, tmp_path: Path
+) -> None:
+    events, ended = events_file(tmp_path)
+    arguments = ["--events", events, "--shimmy-version", "1.3.2"]
+    debug = send(arguments, to(ok_server.url, SHIMMY_METRICS_DEBUG="1"))
+    assert_quiet_success(debug)
+    assert ok_server.connections == 0
+    assert not enabled.queue_file.exists()  # nothing was sent, so nothing was queued either
+    printed = debug.stderr.splitlines()[-1].encode()
+    assert timestamps(printed) == [ended]
+
+    real = send(arguments, to(ok_server.url))
+    assert_quiet_success(real)
+    assert ok_server.requests[0].body == printed
+
+
+# --- the fault matrix ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 204])
+def test_a_2xx_empties_the_queue_and_logs_the_body_hash(
+    enabled: ShimmyPaths, tmp_path: Path, status: int
+) -> None:
+    events, ended = events_file(tmp_path)
+    with serving(answering(status)) as server:
+        run = send(["--events", events, "--shimmy-version", "1.3.2"], to(server.url))
+    assert_quiet_success(run)
+    [request] = server.requests
+    assert request.method == "POST"
+    assert request.path == "/v1/usage"
+    assert request.headers["content-type"] == "application/json"
+    [session] = json.loads(request.body)
+    assert session["timestamp"] == ended
+    assert session["version"] == "1.3.2"
+    assert session["metrics"]["requests_per_session"] == 2
+    assert "llama" not in request.body.decode()
+    assert load_queue(enabled) == []
+    [logged] = load_sent_log(enabled)
+    assert logged["sha256"] == hashlib.sha256(request.body).hexdigest()
+    assert logged["sessions"] == 1
+
+
+@pytest.mark.parametrize("status", [500, 429, 413])
+def test_a_refusal_keeps_the_session_for_the_next_batch(
+    enabled: ShimmyPaths, tmp_path: Path, status: int
+) -> None:
+    first_events, first_end = events_file(tmp_path)
+    second_events, second_end = events_file(tmp_path)
+    with serving(answering(status)) as server:
+        assert_quiet_success(send(["--events", first_events], to(server.url)))
+        assert timestamps(json.dumps(load_queue(enabled)).encode()) == [first_end]
+        assert_quiet_success(send(["--events", second_events], to(server.url)))
+    first_body, second_body = (request.body for request in server.requests)
+    assert timestamps(first_body) == [first_end]
+    assert timestamps(second_body) == [first_end, second_end]  # oldest first
+    assert len(load_queue(enabled)) == 2
+    assert load_sent_log(enabled) == []
+
+
+def test_a_queued_session_goes_out_with_the_next_successful_send(
+    enabled: ShimmyPaths, tmp_path: Path, ok_server: LoopbackServer
+) -> None:
+    first_events, first_end = events_file(tmp_path)
+    second_events, second_end = events_file(tmp_path)
+    with serving(answering(500)) as failing:
+        assert_quiet_success(send(["--events", first_events], to(failing.url)))
+    assert_quiet_success(send(["--events", second_events], to(ok_server.url)))
+    assert timestamps(ok_server.requests[0].body) == [first_end, second_end]
+    assert load_queue(enabled) == []
+    assert load_sent_log(enabled)[0]["sessions"] == 2
+
+
+def test_a_refused_connection_keeps_the_session_queued(
+    enabled: ShimmyPaths, tmp_path: Path
+) -> None:
+    events, ended = events_file(tmp_path)
+    run = send(["--events", events], to(f"http://127.0.0.1:{refused_port()}/v1/usage"))
+    assert_quiet_success(run)
+    assert [session["timestamp"] for session in load_queue(enabled)] == [ended]
+
+
+def test_a_connection_closed_mid_response_keeps_the_session_queued(
+    enabled: ShimmyPaths, tmp_path: Path
+) -> None:
+    # A 200 status line with half its body is not a delivery: the session is sent again.
+    events, ended = events_file(tmp_path)
+    with serving(closing_mid_response) as server:
+        run = send(["--events", events], to(server.url))
+    assert_quiet_success(run)
+    assert server.connections == 1
+    assert [session["timestamp"] for session in load_queue(enabled)] == [ended]
+    assert load_sent_log(enabled) == []
+
+
+def test_a_redirect_is_not_followed_and_keeps_the_session_queued(
+    enabled: ShimmyPaths, tmp_path: Path, ok_server: LoopbackServer
+) -> None:
+    events, ended = events_file(tmp_path)
+    with serving(redirecting_to(ok_server.url)) as redirector:
+        run = send(["--events", events], to(redirector.url))
+    assert_quiet_success(run)
+    assert redirector.connections == 1
+    assert ok_server.connections == 0
+    assert [session["timestamp"] for session in load_queue(enabled)] == [ended]
+
+
+def test_a_silent_server_and_a_dripping_server_cost_at_most_the_deadline(
+    enabled: ShimmyPaths, tmp_path: Path
+) -> None:
+    # Both at once, since each is a five-second case, as two users (two config dirs) so
+    # that they do not compete for one queue. The dripping server sends a byte a second:
+    # no per-phase timeout ever trips, only the total deadline ends it.
+    other_user = resolve_paths({"SHIMMY_CONFIG_DIR": str(tmp_path / "other-user")})
+    record_decision(other_user, enable=True, source=ConsentSource.CLI)
+    silent_events, silent_end = events_file(tmp_path)
+    drip_events, drip_end = events_file(tmp_path)
+    with serving(never_answering) as silent, serving(dripping) as drip:
+        silent_send = start_send(["--events", silent_events], to(silent.url))
+        drip_send = start_send(
+            ["--events", drip_events],
+            to(drip.url, SHIMMY_CONFIG_DIR=str(other_user.config_dir)),
+        )
+        runs = [finish_send(*silent_send), finish_send(*drip_send)]
+    for run in runs:
+        assert_quiet_success(run)
+    assert silent.connections == 1
+    assert drip.connections == 1
+    assert [session["timestamp"] for session in load_queue(enabled)] == [silent_end]
+    assert [session["timestamp"] for session in load_queue(other_user)] == [drip_end]
+
+
+def test_a_corrupt_queue_file_does_not_stop_the_send(
+    enabled: ShimmyPaths, tmp_path: Path, ok_server: LoopbackServer
+) -> None:
+    enabled.metrics_dir.mkdir(parents=True, exist_ok=True)
+    enabled.queue_file.write_bytes(b'{"format": 1, "sessions": [{"id": \xff')
+    events, ended = events_file(tmp_path)
+    run = send(["--events", events], to(ok_server.url))
+    assert_quiet_success(run)
+    assert timestamps(ok_server.requests[0].body) == [ended]
+    assert load_queue(enabled) == []
+
+
+def test_two_concurrent_sends_neither_lose_nor_duplicate_a_session(
+    enabled: ShimmyPaths, tmp_path: Path
+) -> None:
+    first_events, first_end = events_file(tmp_path)
+    second_events, second_end = events_file(tmp_path)
+    with serving(answering(200)) as server:
+        runs = [
+            start_send(["--events", first_events], to(server.url)),
+            start_send(["--events", second_events], to(server.url)),
+        ]
+        for run in runs:
+            assert_quiet_success(finish_send(*run))
+    sent = [stamp for request in server.requests for stamp in timestamps(request.body)]
+    queued = [session["timestamp"] for session in load_queue(enabled)]
+    assert sorted(sent + queued) == sorted([first_end, second_end])
+
+
+def test_an_endpoint_over_plain_http_to_another_host_is_refused_before_connecting(
+    enabled: ShimmyPaths, tmp_path: Path
+) -> None:
+    events, ended = events_file(tmp_path)
+    run = send(["--events", events], to("http://192.0.2.1:9/v1/usage"))
+    assert_quiet_success(run)
+    assert run.seconds < 2.5  # 192.0.2.1 is unroutable: a connection attempt would hang
+    assert "SHIMMY_METRICS_ENDPOINT" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert [session["timestamp"] for session in load_queue(enabled)] == [ended]
+
+
+def test_the_body_sent_is_the_queue_preview_showed_plus_this_session(
+    enabled: ShimmyPaths, tmp_path: Path, ok_server: LoopbackServer
+) -> None:
+    pytest.importorskip("shimmy_onboard.transparency")
+    first_events, _ = events_file(tmp_path)
+    with serving(answering(500)) as failing:
+        assert_quiet_success(send(["--events", first_events], to(failing.url)))
+    preview = subprocess.run(
+        [sys.executable, "-m", "shimmy_onboard", "config", "--metrics", "preview"],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    ).stdout.rstrip(b"\n")
+    second_events, second_end = events_file(tmp_path)
+    assert_quiet_success(send(["--events", second_events], to(ok_server.url)))
+    body = ok_server.requests[0].body
+    assert body.startswith(preview[:-1] + b",")  # byte for byte, then this session
+    assert json.loads(body)[:-1] == json.loads(preview)
+    assert timestamps(body)[-1] == second_end
+
+
+# --- the sender in process: the endpoint rule and the total deadline ----------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("https://metrics.example.org/v1/usage", True),
+        ("http://127.0.0.1:8080/v1/usage", True),
+        ("http://127.9.9.9/v1/usage", True),
+        ("http://[::1]:8080/v1/usage", True),
+        ("http://localhost:8080/v1/usage", True),
+        ("http://metrics.example.org/v1/usage", False),
+        ("http://10.0.0.1/v1/usage", False),
+        ("http://127.0.0.1.example.org/v1/usage", False),
+        ("ftp://127.0.0.1/v1/usage", False),
+        ("https://", False),
+        ("http://127.0.0.1:notaport/", False),
+        ("metrics.shimmy-ai.dev/v1/usage", False),
+    ],
+)
+def test_the_endpoint_must_be_https_or_plain_http_to_this_machine(
+    value: str, accepted: bool
+) -> None:
+    endpoint, problem = resolve_endpoint({"SHIMMY_METRICS_ENDPOINT": value})
+    assert (endpoint is not None) is accepted
+    assert (problem is None) is accepted
+
+
+def test_no_endpoint_variable_means_the_spec_endpoint() -> None:
+    assert resolve_endpoint({}) == ("https://metrics.shimmy-ai.dev/v1/usage", None)
+
+
+def test_loopback_means_this_machine_only() -> None:
+    assert is_loopback_host("127.0.0.1") and is_loopback_host("::1")
+    assert not is_loopback_host("0.0.0.0") and not is_loopback_host("localhost.example.org")
+
+
+def test_the_deadline_ends_a_dripping_answer_and_leaves_no_thread_running() -> None:
+    with serving(dripping) as server:
+        started = time.monotonic()
+        outcome = post_body(server.url, b"[]", deadline=started + 1.0)
+        elapsed = time.monotonic() - started
+    assert not outcome.delivered
+    assert "deadline" in outcome.detail
+    assert elapsed < 1.5
+    assert not [t for t in threading.enumerate() if t.name == "shimmy-metrics-post"]
+
+
+def test_the_deadline_ends_a_silent_server_and_leaves_no_thread_running() -> None:
+    with serving(never_answering) as server:
+        started = time.monotonic()
+        outcome = post_body(server.url, b"[]", deadline=started + 1.0)
+        elapsed = time.monotonic() - started
+    assert not outcome.delivered
+    assert elapsed < 1.5
+    assert not [t for t in threading.enumerate() if t.name == "shimmy-metrics-post"]
+
+
+def test_many_fast_sends_in_process_leave_no_threads_behind() -> None:
+    with serving(answering(204)) as server, ThreadPoolExecutor(4) as pool:
+        outcomes = list(
+            pool.map(lambda _: post_body(server.url, b"[]", time.monotonic() + 5), range(8))
+        )
+    assert all(outcome.delivered for outcome in outcomes)
+    assert not [t for t in threading.enumerate() if t.name == "shimmy-metrics-post"]
