@@ -80,6 +80,12 @@ def _run(arguments: list[str]) -> int:
         from shimmy_onboard.paths import resolve_paths
 
         return _status(resolve_paths(), as_json=as_json)
+    if arguments[:1] == ["send"]:
+        from shimmy_onboard.delivery import parse_send_arguments, run_send
+
+        send_options = parse_send_arguments(arguments[1:])
+        if send_options is not None:
+            return run_send(*send_options)
     options = _parse(arguments)
     if options.command == "config":
         return _run_metrics_verb(options)

@@ -33,19 +33,20 @@ is changed (this session is not queued either: nothing was meant to be sent).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
+# Not typing.TYPE_CHECKING, and no dataclasses: ``send`` with metrics off must cost close
+# to a bare interpreter, and this module is imported before the consent gate.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
     import socket
     import threading
+    from collections.abc import Mapping
     from datetime import datetime
+    from typing import Any
 
     from shimmy_onboard.paths import ShimmyPaths
     from shimmy_onboard.recorder import SessionRecorder, SessionSummary
@@ -84,6 +85,31 @@ def run_send(events: str | None, shimmy_version: str | None) -> int:
     version = shimmy_version or os.environ.get("SHIMMY_VERSION") or None
     deliver(paths, state.session_id, summary, version, deadline, os.environ)
     return EXIT_OK
+
+
+SEND_FLAGS = ("--events", "--shimmy-version")
+
+
+def parse_send_arguments(arguments: list[str]) -> tuple[str | None, str | None] | None:
+    """``send``'s two flags without argparse, which (with the ``re`` it imports) would
+    double what ``send`` costs Shimmy when metrics are off.
+
+    Returns ``(events, shimmy_version)`` for a plain, valid command line, else None: then
+    the caller goes through argparse, for ``--help``, unknown or repeated flags and the
+    messages that go with them.
+    """
+    values: dict[str, str] = {}
+    rest = list(arguments)
+    while rest:
+        flag, separator, value = rest.pop(0).partition("=")
+        if flag not in SEND_FLAGS or flag in values:
+            return None
+        if not separator:
+            if not rest or rest[0].startswith("-"):
+                return None
+            value = rest.pop(0)
+        values[flag] = value
+    return values.get("--events"), values.get("--shimmy-version")
 
 
 def _summary_of(events: str | None) -> SessionSummary:
@@ -295,10 +321,17 @@ def is_loopback_host(host: str) -> bool:
 # --- the sender: one POST, one total deadline ----------------------------------------------
 
 
-@dataclass(frozen=True)
 class SendOutcome:
-    delivered: bool
-    detail: str  # for the debug log: "HTTP 204", "no complete answer before the deadline", ...
+    """Whether one POST was delivered (2xx), and what happened, for the debug log."""
+
+    __slots__ = ("delivered", "detail")
+
+    def __init__(self, delivered: bool, detail: str) -> None:
+        self.delivered = delivered
+        self.detail = detail  # "HTTP 204", "no complete answer before the deadline", ...
+
+    def __repr__(self) -> str:
+        return f"SendOutcome(delivered={self.delivered}, detail={self.detail!r})"
 
 
 def post_body(url: str, body: bytes, deadline: float) -> SendOutcome:
@@ -394,6 +427,8 @@ class _Attempt:
             self._close_watched()
 
     def _close_watched(self) -> None:
+        import contextlib
+
         if self._watched is not None:
             with contextlib.suppress(OSError):
                 self._watched.close()
@@ -401,6 +436,7 @@ class _Attempt:
 
 
 def _shut_down(connection: socket.socket) -> None:
+    import contextlib
     import socket
 
     # OSError: already closed by the other side or by the worker.

@@ -23,7 +23,12 @@ from pathlib import Path
 import pytest
 
 from shimmy_onboard.consent import record_decision
-from shimmy_onboard.delivery import is_loopback_host, post_body, resolve_endpoint
+from shimmy_onboard.delivery import (
+    is_loopback_host,
+    parse_send_arguments,
+    post_body,
+    resolve_endpoint,
+)
 from shimmy_onboard.outbox import load_queue, load_sent_log
 from shimmy_onboard.paths import ShimmyPaths, resolve_paths
 from shimmy_onboard.vocab import ConsentSource
@@ -449,3 +454,31 @@ def test_many_fast_sends_in_process_leave_no_threads_behind() -> None:
         )
     assert all(outcome.delivered for outcome in outcomes)
     assert not [t for t in threading.enumerate() if t.name == "shimmy-metrics-post"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "parsed"),
+    [
+        ([], (None, None)),
+        (["--events", "e.jsonl"], ("e.jsonl", None)),
+        (["--shimmy-version=1.3.2", "--events=e.jsonl"], ("e.jsonl", "1.3.2")),
+        (["--events", "e.jsonl", "--shimmy-version", "1.3.2"], ("e.jsonl", "1.3.2")),
+        (["--help"], None),
+        (["--events"], None),
+        (["--events", "--shimmy-version", "1"], None),
+        (["--events", "a", "--events", "b"], None),
+        (["--event", "a"], None),
+        (["stray"], None),
+    ],
+)
+def test_send_flags_are_read_without_argparse_or_left_to_it(
+    arguments: list[str], parsed: tuple[str | None, str | None] | None
+) -> None:
+    assert parse_send_arguments(arguments) == parsed
+
+
+def test_a_bad_send_flag_gets_argparse_s_usage_message(paths: ShimmyPaths) -> None:
+    run = send(["--evnets", "x"], {})
+    assert run.exit_code == 2
+    assert "usage:" in run.stderr
+    assert "Traceback" not in run.stderr
