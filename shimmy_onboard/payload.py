@@ -74,7 +74,9 @@ TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 # number: 1.3.2, 2.5.0-rc.1, 1.4.0-beta2. Free-form pre-release or build text (which
 # could carry a branch, a user or a host name) is never let through.
 PRERELEASE_LABELS = ("alpha", "beta", "rc", "dev", "pre", "preview", "nightly")
-_VERSION_CORE = r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,6}"
+# No leading zeros, as in semver; at most 3 digits for major and minor, so that no
+# version looks like a MAC address written 0011.2233.4455.
+_VERSION_CORE = r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,5})"
 _VERSION_PRERELEASE = r"(-(" + "|".join(PRERELEASE_LABELS) + r")(\.?[0-9]{1,6})?)?"
 UNKNOWN_VERSION = "unknown"
 VERSION_PATTERN = f"^({_VERSION_CORE}{_VERSION_PRERELEASE}|{UNKNOWN_VERSION})$"

@@ -195,7 +195,7 @@ _MAC = re.compile(
 _URL = re.compile(
     r"[A-Za-z][A-Za-z0-9+.-]*://\S*"  # https://..., file://..., ws://...
     r"|(?<![\w.-])www\.[\w-]+"
-    r"|(?<![\w.-])(?:[A-Za-z0-9-]+\.)+(?:com|net|org|io|dev|ai|app|co|uk|de|fr|jp|cn|ru|us"
+    r"|(?<![\w.-])(?:[\w-]+\.)+(?:com|net|org|io|dev|ai|app|co|uk|de|fr|jp|cn|ru|us"
     r"|info|biz|edu|gov|cloud|xyz|me|local|lan|internal|corp|home|arpa)(?![\w-])",
     re.IGNORECASE,
 )
