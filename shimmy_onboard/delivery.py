@@ -125,14 +125,17 @@ def finish_in_background(
     recorder: SessionRecorder,
     shimmy_version: str | None = None,
     ended_at: datetime | None = None,
+    *,
+    deadline_seconds: float = DEADLINE_SECONDS,
 ) -> threading.Thread | None:
     """What ``send`` does, for a caller that embeds the package: at shutdown, in the background.
 
     Returns the daemon thread doing it (join it with a timeout if you want to wait), or
     None when metrics are not sending (then nothing was read, queued or sent). The thread
-    finishes within the same 5 s total deadline as ``send``.
+    ends within ``deadline_seconds`` (5 s, as ``send``) of this call, whatever the network
+    does; being a daemon, it never keeps the process alive.
     """
-    deadline = time.monotonic() + DEADLINE_SECONDS
+    deadline = time.monotonic() + deadline_seconds
     import threading
 
     from shimmy_onboard.consent import load_state

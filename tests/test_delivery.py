@@ -24,6 +24,7 @@ import pytest
 
 from shimmy_onboard.consent import record_decision
 from shimmy_onboard.delivery import (
+    finish_in_background,
     is_loopback_host,
     parse_send_arguments,
     post_body,
@@ -31,6 +32,7 @@ from shimmy_onboard.delivery import (
 )
 from shimmy_onboard.outbox import load_queue, load_sent_log
 from shimmy_onboard.paths import ShimmyPaths, resolve_paths
+from shimmy_onboard.recorder import SessionRecorder
 from shimmy_onboard.vocab import ConsentSource
 from tests.loopback_servers import (
     LoopbackServer,
@@ -482,3 +484,50 @@ def test_a_bad_send_flag_gets_argparse_s_usage_message(paths: ShimmyPaths) -> No
     assert run.exit_code == 2
     assert "usage:" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# --- in process: finish_in_background -------------------------------------------------------
+
+
+def test_an_embedding_caller_sends_its_session_on_a_background_thread(
+    enabled: ShimmyPaths, ok_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIMMY_METRICS_ENDPOINT", ok_server.url)
+    recorder = SessionRecorder()
+    recorder.record_request("/v1/models?x=/home/me", latency_ms=20, user_agent="curl/8.5")
+    thread = finish_in_background(recorder, shimmy_version="1.3.2")
+    assert thread is not None and thread.daemon
+    thread.join(10)
+    assert not thread.is_alive()
+    [session] = json.loads(ok_server.requests[0].body)
+    assert session["version"] == "1.3.2"
+    assert session["metrics"]["requests_per_session"] == 1
+    assert session["metrics"]["api_endpoints_used"] == ["/v1/models"]
+    assert load_queue(enabled) == []
+
+
+def test_an_embedding_caller_with_metrics_off_starts_nothing(
+    paths: ShimmyPaths, ok_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIMMY_METRICS_ENDPOINT", ok_server.url)
+    assert finish_in_background(SessionRecorder()) is None
+    record_decision(paths, enable=True, source=ConsentSource.CLI)
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    assert finish_in_background(SessionRecorder()) is None
+    assert ok_server.connections == 0
+    assert not paths.queue_file.exists()
+
+
+def test_the_background_thread_never_outlives_its_deadline(
+    enabled: ShimmyPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serving(dripping) as server:
+        monkeypatch.setenv("SHIMMY_METRICS_ENDPOINT", server.url)
+        started = time.monotonic()
+        thread = finish_in_background(SessionRecorder(), deadline_seconds=1.5)
+        assert thread is not None
+        thread.join(5)
+        elapsed = time.monotonic() - started
+    assert not thread.is_alive()
+    assert elapsed < 2.0
+    assert len(load_queue(enabled)) == 1  # not delivered: kept for the next session
