@@ -26,6 +26,7 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shimmy_onboard.clock import Clock, format_utc, system_clock
@@ -55,6 +56,8 @@ def preview_body(
     machine: MachineFacts | None = None,
     clock: Clock = system_clock,
     session_id: str | None = None,
+    env: Mapping[str, str] | None = None,
+    root: Path | None = None,
 ) -> tuple[bytes, bool]:
     """The exact body the next send would transmit, and whether it is only an example.
 
@@ -69,7 +72,9 @@ def preview_body(
     queued = load_queue(paths)
     if queued:
         return serialize_body(queued), False
-    report = example_report(paths, machine=machine, clock=clock, session_id=session_id)
+    report = example_report(
+        paths, machine=machine, clock=clock, session_id=session_id, env=env, root=root
+    )
     return serialize_body([report]), True
 
 
@@ -79,8 +84,14 @@ def example_report(
     machine: MachineFacts | None = None,
     clock: Clock = system_clock,
     session_id: str | None = None,
+    env: Mapping[str, str] | None = None,
+    root: Path | None = None,
 ) -> dict[str, Any]:
-    """This machine's object for a session that starts and ends at this moment."""
+    """This machine's object for a session that starts and ends at this moment.
+
+    ``env`` (default ``os.environ``) and ``root`` (default ``/``) are where the deployment
+    type and the version are read from: the TUI's snapshots fix them.
+    """
     from shimmy_onboard.config import read_config
     from shimmy_onboard.payload import build_report
     from shimmy_onboard.recorder import SessionRecorder
@@ -90,13 +101,15 @@ def example_report(
 
         machine = detect_machine()
     now = clock()
-    summary = SessionRecorder(started_at=now, clock=clock).summary(ended_at=now)
+    env = os.environ if env is None else env
+    recorder = SessionRecorder(started_at=now, clock=clock, env=env, root=root or Path("/"))
+    summary = recorder.summary(ended_at=now)
     configured = read_config(paths).metrics.session_id
     return build_report(
         session_id=configured or session_id or str(uuid.uuid4()),
         summary=summary,
         machine=machine,
-        version=os.environ.get("SHIMMY_VERSION") or None,
+        version=env.get("SHIMMY_VERSION") or None,
     )
 
 
