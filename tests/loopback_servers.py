@@ -127,11 +127,12 @@ REASONS = {200: "OK", 204: "No Content", 302: "Found", 413: "Payload Too Large",
            429: "Too Many Requests", 500: "Internal Server Error"}
 
 
-def answering(status: int, extra_headers: str = "") -> Behaviour:
-    """Reads the request, records it, answers ``status`` and closes."""
+def answering(status: int, extra_headers: str = "", delay: float = 0.0) -> Behaviour:
+    """Reads the request, records it, answers ``status`` (after ``delay`` s) and closes."""
 
     def behaviour(connection: socket.socket, server: LoopbackServer) -> None:
         server.record(read_request(connection))
+        time.sleep(delay)
         body = b"" if status == 204 else b'{"ok":true}'
         head = f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\n{extra_headers}"
         if status != 204:

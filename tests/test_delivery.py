@@ -199,14 +199,22 @@ def test_an_unreadable_events_file_is_a_usage_error_when_sending(
 def test_debug_mode_writes_the_exact_body_to_stderr_and_sends_nothing(
     enabled: ShimmyPaths, ok_server: LoopbackServer, tmp_path: Path
 ) -> None:
+    queued_events, queued_end = events_file(tmp_path)
+    with serving(answering(500)) as failing:
+        assert_quiet_success(send(["--events", queued_events], to(failing.url)))
+    queue_before = enabled.queue_file.read_bytes()
+
     events, ended = events_file(tmp_path)
     arguments = ["--events", events, "--shimmy-version", "1.3.2"]
     debug = send(arguments, to(ok_server.url, SHIMMY_METRICS_DEBUG="1"))
     assert_quiet_success(debug)
     assert ok_server.connections == 0
-    assert not enabled.queue_file.exists()  # nothing was sent, so nothing was queued either
+    # Nothing was sent, so nothing changes: the queue is kept as it was, this session
+    # is not added to it, and no sent-log line is written.
+    assert enabled.queue_file.read_bytes() == queue_before
+    assert not enabled.sent_log_file.exists()
     printed = debug.stderr.splitlines()[-1].encode()
-    assert timestamps(printed) == [ended]
+    assert timestamps(printed) == [queued_end, ended]
 
     real = send(arguments, to(ok_server.url))
     assert_quiet_success(real)
@@ -345,7 +353,9 @@ def test_two_concurrent_sends_neither_lose_nor_duplicate_a_session(
 ) -> None:
     first_events, first_end = events_file(tmp_path)
     second_events, second_end = events_file(tmp_path)
-    with serving(answering(200)) as server:
+    # The server takes its time, so that the two sends overlap: one of them finds the
+    # other sending and leaves its session queued, or both sessions go in one POST.
+    with serving(answering(200, delay=0.5)) as server:
         runs = [
             start_send(["--events", first_events], to(server.url)),
             start_send(["--events", second_events], to(server.url)),
@@ -355,6 +365,7 @@ def test_two_concurrent_sends_neither_lose_nor_duplicate_a_session(
     sent = [stamp for request in server.requests for stamp in timestamps(request.body)]
     queued = [session["timestamp"] for session in load_queue(enabled)]
     assert sorted(sent + queued) == sorted([first_end, second_end])
+    assert sum(entry["sessions"] for entry in load_sent_log(enabled)) == len(sent)
 
 
 def test_an_endpoint_over_plain_http_to_another_host_is_refused_before_connecting(
