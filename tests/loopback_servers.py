@@ -9,6 +9,7 @@ the sender posted and that a server saw no connection at all. Raw sockets rather
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ class ReceivedRequest:
 @dataclass
 class LoopbackServer:
     behaviour: Behaviour
+    tls: ssl.SSLContext | None = None  # serve https with this server-side context
     listener: socket.socket = field(init=False)
     connections: int = 0
     requests: list[ReceivedRequest] = field(default_factory=list)
@@ -47,7 +49,8 @@ class LoopbackServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/usage"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/v1/usage"
 
     def _serve(self) -> None:
         while not self.stopping.is_set():
@@ -64,6 +67,9 @@ class LoopbackServer:
     def _handle(self, connection: socket.socket) -> None:
         connection.settimeout(10)
         try:
+            if self.tls is not None:
+                # A client that rejects the certificate ends here, with an SSLError.
+                connection = self.tls.wrap_socket(connection, server_side=True)
             self.behaviour(connection, self)
         except OSError:
             pass
@@ -81,8 +87,8 @@ class LoopbackServer:
 
 
 @contextmanager
-def serving(behaviour: Behaviour) -> Iterator[LoopbackServer]:
-    server = LoopbackServer(behaviour)
+def serving(behaviour: Behaviour, tls: ssl.SSLContext | None = None) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(behaviour, tls)
     try:
         yield server
     finally:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -334,6 +336,42 @@ def test_a_silent_server_and_a_dripping_server_cost_at_most_the_deadline(
     assert drip.connections == 1
     assert [session["timestamp"] for session in load_queue(enabled)] == [silent_end]
     assert [session["timestamp"] for session in load_queue(other_user)] == [drip_end]
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a certificate for 127.0.0.1 that no trust store knows."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, check=True, timeout=30,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
+def test_an_untrusted_certificate_is_refused_and_the_session_kept(
+    enabled: ShimmyPaths, tmp_path: Path, self_signed: tuple[ssl.SSLContext, Path]
+) -> None:
+    context, cert = self_signed
+    events, ended = events_file(tmp_path)
+    with serving(answering(200), tls=context) as server:
+        run = send(["--events", events], to(server.url))
+        assert_quiet_success(run)
+        assert server.connections == 1
+        assert server.requests == []  # the handshake failed: not one byte of the body left
+        assert [session["timestamp"] for session in load_queue(enabled)] == [ended]
+        # The same server, trusted through SSL_CERT_FILE (self-hosting with one's own CA):
+        trusted = send([], to(server.url, SSL_CERT_FILE=str(cert)))
+        assert_quiet_success(trusted)
+    assert timestamps(server.requests[0].body)[0] == ended
+    assert load_queue(enabled) == []
 
 
 def test_a_corrupt_queue_file_does_not_stop_the_send(
