@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from shimmy_onboard.region import local_region
+from shimmy_onboard.region import local_region, read_small_file
 from shimmy_onboard.vocab import GpuVendor, HardwareTier, Platform, Region
 
 # --- PCI ids -------------------------------------------------------------------------
@@ -429,7 +429,7 @@ def linux_pci_display_functions(root: Path) -> list[PciFunction]:
     """Display-class (and accelerator-class) PCI functions from sysfs; no process spawned."""
     devices_dir = os.path.join(root, "sys", "bus", "pci", "devices")
     try:
-        names = sorted(os.listdir(devices_dir))[:_MAX_PCI_FUNCTIONS]
+        names = os.listdir(devices_dir)[:_MAX_PCI_FUNCTIONS]
     except (OSError, ValueError):
         return []
     found: list[PciFunction] = []
@@ -612,7 +612,7 @@ def linux_has_battery(root: Path) -> bool:
     """A system battery; a wireless mouse's (``scope`` ``Device``) does not make a laptop."""
     supplies_dir = os.path.join(root, "sys", "class", "power_supply")
     try:
-        names = sorted(os.listdir(supplies_dir))[:256]
+        names = os.listdir(supplies_dir)[:256]
     except (OSError, ValueError):
         return False
     for name in names:
@@ -683,12 +683,8 @@ def _region(view: SystemView, kind: str) -> Region:
 
 
 def _read_text(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(_MAX_READ)
-    except (OSError, ValueError):
-        return None
-    return raw.decode("ascii", errors="replace").strip()
+    raw = read_small_file(path, _MAX_READ)
+    return None if raw is None else raw.decode("ascii", errors="replace").strip()
 
 
 def _read_hex(path: str) -> int | None:

@@ -381,10 +381,40 @@ def _symlink_target(path: Path) -> str | None:
 
 
 def _first_line(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(256)
-    except (OSError, ValueError):
+    raw = read_small_file(path, 256)
+    if raw is None:
         return None
     text = raw.decode("ascii", errors="replace").splitlines()
     return text[0].strip() if text else None
+
+
+# O_NONBLOCK: a FIFO where a file should be must not hang detection waiting for a writer.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def read_small_file(path: str | os.PathLike[str], limit: int) -> bytes | None:
+    """At most ``limit`` bytes of a small file (sysfs, procfs, /etc), ``None`` if unreadable.
+
+    ``os.open``/``os.read`` rather than ``open()``: no buffered-reader objects, which
+    halves the cost of a sysfs read (detection reads one per PCI function). Shared with
+    ``hardware.py``.
+    """
+    try:
+        descriptor = os.open(path, _READ_FLAGS)
+    except (OSError, ValueError):
+        return None
+    try:
+        chunks: list[bytes] = []
+        remaining = limit
+        while remaining > 0:
+            wanted = min(remaining, 4096)
+            chunk = os.read(descriptor, wanted)
+            chunks.append(chunk)
+            remaining -= len(chunk)
+            if len(chunk) < wanted:
+                break  # a short read of a file is its end; sysfs gives all in one read
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)

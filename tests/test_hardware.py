@@ -665,3 +665,33 @@ def test_detection_on_this_linux_machine_spawns_no_process_and_imports_nothing_h
     assert facts["hardware_tier"] in {t.value for t in HardwareTier}
     assert facts["gpu_vendor"] in {g.value for g in GpuVendor}
     assert facts["region_indicator"] in {r.value for r in Region}
+
+
+FIFO_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from shimmy_onboard.hardware import SystemView, detect_machine
+    root = Path(sys.argv[1])
+    print(detect_machine(SystemView(sys_platform="linux", machine="x86_64", env={}, root=root)))
+    """
+)
+
+
+def test_a_fifo_where_a_file_should_be_does_not_hang_detection(linux: FakeLinux) -> None:
+    # Opening a FIFO for reading blocks until a writer comes; detection must not wait.
+    for relative in ("sys/class/dmi/id/chassis_type", "proc/meminfo", "etc/timezone"):
+        path = linux.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+    linux.pci(NVIDIA, VGA)
+    os.unlink(linux.root / "sys/bus/pci/devices/0000:01:00.0/vendor")
+    os.mkfifo(linux.root / "sys/bus/pci/devices/0000:01:00.0/vendor")
+    result = subprocess.run(
+        [sys.executable, "-c", FIFO_SCRIPT, str(linux.root)], capture_output=True, text=True,
+        timeout=10, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HardwareTier.DESKTOP" in result.stdout
+    assert "GpuVendor.NONE" in result.stdout
