@@ -160,6 +160,11 @@ def _macos_sysctl_int(name: str) -> int | None:
 
     # Not ctypes.util.find_library: on some systems it spawns a process.
     libc = ctypes.CDLL("/usr/lib/libSystem.B.dylib", use_errno=True)
+    libc.sysctlbyname.argtypes = [
+        ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t), ctypes.c_void_p,
+        ctypes.c_size_t,
+    ]
+    libc.sysctlbyname.restype = ctypes.c_int
     buffer = ctypes.create_string_buffer(8)
     size = ctypes.c_size_t(len(buffer))
     status = libc.sysctlbyname(
@@ -192,7 +197,7 @@ def _windows_display_device_ids() -> Sequence[str]:
         return ()
     try:
         return _cfgmgr32_display_device_ids()
-    except OSError:
+    except (OSError, AttributeError):  # no cfgmgr32, or an export missing from it
         return _registry_display_device_ids()
 
 
@@ -217,7 +222,9 @@ def _cfgmgr32_display_device_ids() -> Sequence[str]:
     buffer = ctypes.create_unicode_buffer(max(length.value, 1))
     if get_list(DISPLAY_CLASS_GUID, buffer, length, flags) != 0:
         raise OSError("CM_Get_Device_ID_ListW failed")
-    return [item for item in buffer[: length.value].split("\0") if item]
+    # A double-NUL-terminated list of NUL-separated ids.
+    listing = ctypes.wstring_at(buffer, length.value)
+    return [item for item in listing.split("\0") if item]
 
 
 def _registry_display_device_ids() -> Sequence[str]:
@@ -254,11 +261,18 @@ def _windows_native_machine() -> str | None:
     from ctypes import wintypes
 
     kernel32 = ctypes.WinDLL("kernel32")
-    process_machine = wintypes.USHORT(0)
-    native_machine = wintypes.USHORT(0)
     is_wow64_process2 = getattr(kernel32, "IsWow64Process2", None)
     if is_wow64_process2 is None:  # before Windows 10 1709: no Arm64 Windows either
         return None
+    # Explicit types: the pseudo-handle -1 must reach the call as a 64-bit HANDLE.
+    kernel32.GetCurrentProcess.restype = wintypes.HANDLE
+    kernel32.GetCurrentProcess.argtypes = []
+    is_wow64_process2.argtypes = [
+        wintypes.HANDLE, ctypes.POINTER(wintypes.USHORT), ctypes.POINTER(wintypes.USHORT)
+    ]
+    is_wow64_process2.restype = wintypes.BOOL
+    process_machine = wintypes.USHORT(0)
+    native_machine = wintypes.USHORT(0)
     if not is_wow64_process2(
         kernel32.GetCurrentProcess(), ctypes.byref(process_machine), ctypes.byref(native_machine)
     ):
@@ -271,14 +285,18 @@ def _windows_smbios_table() -> bytes | None:
     if sys.platform != "win32":
         return None
     import ctypes
+    from ctypes import wintypes
 
     kernel32 = ctypes.WinDLL("kernel32")
-    provider = int.from_bytes(b"RSMB", "big")
-    size = kernel32.GetSystemFirmwareTable(provider, 0, None, 0)
+    get_table = kernel32.GetSystemFirmwareTable
+    get_table.argtypes = [wintypes.DWORD, wintypes.DWORD, ctypes.c_void_p, wintypes.DWORD]
+    get_table.restype = wintypes.UINT
+    provider = int.from_bytes(b"RSMB", "big")  # the 'RSMB' provider: raw SMBIOS
+    size = get_table(provider, 0, None, 0)
     if size <= 0:
         return None
     buffer = ctypes.create_string_buffer(size)
-    if kernel32.GetSystemFirmwareTable(provider, 0, buffer, size) != size:
+    if get_table(provider, 0, buffer, size) != size:
         return None
     return buffer.raw
 
@@ -295,7 +313,7 @@ def _windows_time_zone_key() -> str | None:
 
 
 def _this_machine_arch() -> str:
-    if hasattr(os, "uname"):
+    if sys.platform != "win32":
         return os.uname().machine
     # Windows: no uname. The variables give the process's view; the native one, when
     # it differs (x64 Python on Windows on Arm), comes from windows_native_machine.
