@@ -411,7 +411,10 @@ class _Attempt:
         raw = stream.get_extra_info("socket") if stream is not None else None
         if raw is None:
             return
-        watched = raw.dup()
+        try:
+            watched = raw.dup()
+        except OSError:  # out of descriptors: the per-phase timeouts still bound each wait
+            return
         with self._guard:
             self._close_watched()
             self._watched = watched
