@@ -17,18 +17,21 @@ DESIGN.md, "Delivery" and "Overrides". In order:
 
 The whole command has ONE total deadline of 5 s, from Shimmy starting the process to its
 exit: the interpreter's start, imports, detection, DNS, connect, TLS, upload and the
-answer all share it. httpx's
-timeouts are per phase (a server that drips one byte a second never trips its read
-timeout), so the request runs on a daemon thread and this thread waits for it with the
-deadline; when that passes, the connection's socket is shut down from outside, which
-wakes the blocked read at once, and the attempt counts as failed. No process is spawned
-and no thread outlives the deadline by more than a moment (DNS resolution excepted: the
-OS resolver cannot be interrupted, and a daemon thread never keeps the process alive).
+answer all share it. httpx's timeouts are per phase (a server that drips one byte a
+second never trips its read timeout), so the request runs on a daemon thread and this
+thread waits for it with the deadline; when that passes, the connection's socket is shut
+down from outside, which wakes the blocked read at once, and the attempt counts as
+failed. No process is spawned and no thread outlives the deadline by more than a moment
+(DNS resolution excepted: the OS resolver cannot be interrupted, and a daemon thread
+never keeps the process alive).
 
-Nothing is ever written to stdout. Network failures are logged at debug level on the
-``shimmy_onboard.delivery`` logger, shown on stderr only when ``SHIMMY_METRICS_DEBUG`` is
-set; with that variable the exact body goes to stderr instead of the network, and no file
-is changed (this session is not queued either: nothing was meant to be sent).
+Nothing is ever written to stdout. Failures are logged at debug level on the
+``shimmy_onboard.delivery`` logger: an embedding caller sees them through its own logging
+setup; ``send`` shows them on stderr only when ``SHIMMY_METRICS_DEBUG`` is set. With that
+variable the exact body goes to stderr instead of the network and no file is changed
+(this session is not queued either: it is a dry run). One case is said on stderr without
+it: a ``SHIMMY_METRICS_ENDPOINT`` that is refused (not https, nor http to loopback),
+because the user set it and would otherwise never learn why nothing arrives.
 """
 
 from __future__ import annotations
