@@ -223,6 +223,21 @@ def test_debug_mode_writes_the_exact_body_to_stderr_and_sends_nothing(
     assert ok_server.requests[0].body == printed
 
 
+def test_the_version_comes_from_the_flag_then_shimmy_version_then_the_events(
+    enabled: ShimmyPaths, tmp_path: Path
+) -> None:
+    events, _ = events_file(tmp_path)  # its start event says 1.3.2
+
+    def version_sent(arguments: list[str], env: dict[str, str]) -> str:
+        run = send(["--events", events, *arguments], {"SHIMMY_METRICS_DEBUG": "1", **env})
+        assert_quiet_success(run)
+        return str(json.loads(run.stderr.splitlines()[-1])[-1]["version"])
+
+    assert version_sent([], {}) == "1.3.2"
+    assert version_sent([], {"SHIMMY_VERSION": "2.0.0"}) == "2.0.0"
+    assert version_sent(["--shimmy-version", "v3.1.0"], {"SHIMMY_VERSION": "2.0.0"}) == "3.1.0"
+
+
 # --- the fault matrix ---------------------------------------------------------------------
 
 
