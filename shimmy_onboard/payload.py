@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ __all__ = [
     "SessionMetrics",
     "SessionReport",
     "build_report",
+    "largest_report",
     "normalize_version",
     "report_json_schema",
     "serialize_body",
@@ -76,8 +78,10 @@ TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 PRERELEASE_LABELS = ("alpha", "beta", "rc", "dev", "pre", "preview", "nightly")
 # No leading zeros, as in semver; at most 3 digits for major and minor, so that no
 # version looks like a MAC address written 0011.2233.4455.
-_VERSION_CORE = r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,5})"
-_VERSION_PRERELEASE = r"(-(" + "|".join(PRERELEASE_LABELS) + r")(\.?[0-9]{1,6})?)?"
+_VERSION_CORE = r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,3})"
+_VERSION_PRERELEASE = r"(-(" + "|".join(PRERELEASE_LABELS) + r")(\.?(0|[1-9][0-9]{0,3}))?)?"
+#: The longest version the pattern admits (for the size bound): 25 characters.
+LONGEST_VERSION = "999.999.9999-preview.9999"
 UNKNOWN_VERSION = "unknown"
 VERSION_PATTERN = f"^({_VERSION_CORE}{_VERSION_PRERELEASE}|{UNKNOWN_VERSION})$"
 MAX_VERSION_LENGTH = 32
@@ -207,6 +211,44 @@ def _endpoint_key(endpoint: Endpoint) -> str:
     return endpoint.value
 
 
+def largest_report() -> dict[str, Any]:
+    """The biggest object the schema admits: the worst case for the size limit.
+
+    Every endpoint, every counter at its bound, the longest version and the longest
+    value of every enum (with the GPU fields that agree with each other).
+    """
+    def longest(enum: type[Enum]) -> Any:
+        return max(enum, key=lambda member: len(member.value))
+
+    vendor = max(
+        (vendor for vendor in GpuVendor if vendor is not GpuVendor.NONE),
+        key=lambda vendor: len(vendor.value),
+    )
+    report = SessionReport(
+        session_id="ffffffff-ffff-4fff-bfff-ffffffffffff",
+        timestamp="2099-12-31T23:59:59Z",
+        version=LONGEST_VERSION,
+        platform=longest(Platform),
+        metrics=SessionMetrics(
+            daily_active_usage=False,  # "false" is one byte longer than "true"
+            session_duration_minutes=MAX_SESSION_MINUTES,
+            requests_per_session=MAX_REQUESTS,
+            total_tokens_generated=MAX_TOKENS,
+            models_used_count=MAX_MODELS_USED,
+            api_endpoints_used=tuple(sorted(Endpoint, key=_endpoint_key)),
+            integration_type=longest(IntegrationType),
+            deployment_type=longest(DeploymentType),
+            hardware_tier=longest(HardwareTier),
+            region_indicator=longest(Region),
+            avg_response_time_ms=MAX_AVG_RESPONSE_TIME_MS,
+            peak_requests_per_hour=MAX_PEAK_REQUESTS_PER_HOUR,
+            gpu_detected=True,
+            gpu_vendor=vendor,
+        ),
+    )
+    return report.model_dump(mode="json")
+
+
 def validate_report(report: Mapping[str, Any]) -> SessionReport:
     """Validate exactly the bytes that would be sent.
 
@@ -243,25 +285,30 @@ def normalize_version(raw: str | None) -> str:
     return UNKNOWN_VERSION
 
 
+def _encode(value: object) -> bytes:
+    # The one set of JSON options: compact, UTF-8, keys in the order they are (the
+    # model's, the spec's: never re-sorted), and no NaN, which is not JSON.
+    return json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
 def serialize_report(report: Mapping[str, Any]) -> bytes:
-    """One session object as compact UTF-8 JSON: the unit of the size limit.
+    """One session object as the body carries it: the unit of the 1 KB limit.
 
     Raises TypeError or ValueError for something JSON cannot carry (NaN included).
     """
-    return json.dumps(
-        report, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _encode(report)
 
 
 def serialize_body(reports: Sequence[Mapping[str, Any]]) -> bytes:
     """THE serializer: the POST body, a compact UTF-8 JSON array of session objects.
 
     Preview, queue send and validator all call this, so what is shown is what is sent.
-    Keys keep the order they have (the model's, the spec's); nothing is re-sorted.
-    Byte for byte ``json.dumps(list(reports), separators=(",", ":"), ensure_ascii=False)``
-    encoded as UTF-8 (a valid report is pure ASCII anyway).
+    ``serialize_body([r]) == b"[" + serialize_report(r) + b"]"``, always. Raises
+    TypeError or ValueError for something JSON cannot carry.
     """
-    return b"[" + b",".join(serialize_report(report) for report in reports) + b"]"
+    return _encode(list(reports))
 
 
 # Regenerate the shipped file: python -m shimmy_onboard.payload > shimmy_onboard/payload.schema.json
