@@ -1,0 +1,1 @@
+"""The app's screens: welcome, policy, done and settings."""

@@ -1,0 +1,85 @@
+"""Detection and the payload preview run in a worker: the first frame never waits for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from shimmy_onboard.tui.services import ValidatorResult
+from shimmy_onboard.tui.widgets.preview import PreviewPane
+
+if TYPE_CHECKING:
+    from shimmy_onboard.hardware import MachineFacts as Machine
+    from shimmy_onboard.tui.app import OnboardingApp
+
+PREVIEW_GROUP = "preview"
+
+
+@dataclass(frozen=True)
+class Preview:
+    machine: Machine | None
+    body: bytes  # exactly what the next send would transmit
+    is_example: bool
+    verdict: ValidatorResult | None  # the privacy validator over ``body``, when asked for
+
+
+class PreviewingScreen(Screen[None]):
+    """A screen with a ``PreviewPane`` that fills in once detection finishes."""
+
+    machine: Machine | None = None
+    #: Whether the privacy validator runs over each new preview (the settings screen).
+    validates = False
+
+    @property
+    def onboarding(self) -> OnboardingApp:
+        from shimmy_onboard.tui.app import OnboardingApp
+
+        assert isinstance(self.app, OnboardingApp)
+        return self.app
+
+    def preview_session_id(self) -> str | None:
+        """The id the preview carries: the recorded one when enabled, else the one to record."""
+        state = self.onboarding.consent_state()
+        if state.decision.value == "enabled" and state.session_id:
+            return state.session_id
+        return self.onboarding.session_id
+
+    def refresh_preview(self) -> None:
+        session_id = self.preview_session_id()
+        services = self.onboarding.services
+        known = self.machine
+        validates = self.validates
+
+        def detect_and_build() -> Preview:
+            machine = known if known is not None else services.detect()
+            body, is_example = services.preview(services, machine, session_id)
+            verdict = services.validate(services.paths, body) if validates else None
+            return Preview(machine, body, is_example, verdict)
+
+        self.run_worker(
+            detect_and_build, thread=True, exclusive=True, group=PREVIEW_GROUP, exit_on_error=False
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != PREVIEW_GROUP:
+            return
+        pane = self.query_one(PreviewPane)
+        if event.state is WorkerState.SUCCESS:
+            preview = event.worker.result
+            assert isinstance(preview, Preview)
+            self.machine = preview.machine
+            pane.show(preview.machine, preview.body, preview.is_example)
+            if preview.verdict is not None:
+                self.show_verdict(preview.verdict)
+        elif event.state is WorkerState.ERROR:
+            error = event.worker.error
+            pane.show_error(f"{type(error).__name__}: {error}")
+
+    def show_verdict(self, verdict: ValidatorResult) -> None:
+        """Screens that set ``validates`` show the privacy validator's result."""
+
+    def action_toggle_raw(self) -> None:
+        self.query_one(PreviewPane).toggle_raw()

@@ -1,0 +1,108 @@
+"""The settings screen, for people who already decided: change it, see it, export it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Label, Static, Switch
+
+from shimmy_onboard.clock import file_stamp
+from shimmy_onboard.consent import ConsentState
+from shimmy_onboard.tui.screens._preview_worker import PreviewingScreen
+from shimmy_onboard.tui.services import ValidatorResult
+from shimmy_onboard.tui.widgets.preview import PreviewPane
+from shimmy_onboard.vocab import Decision
+
+
+class SettingsScreen(PreviewingScreen):
+    validates = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "export", "Export"),
+        Binding("p", "policy", "Data policy"),
+        Binding("r", "toggle_raw", "Raw bytes"),
+        Binding("q", "leave", "Quit"),
+        Binding("escape", "leave", "Quit", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        state = self.onboarding.consent_state()
+        with Container(id="panes"):
+            with VerticalScroll(id="settings", classes="pane"):
+                yield Static("📊 Shimmy metrics settings", id="settings-title")
+                with Horizontal(id="switch-row"):
+                    yield Switch(
+                        value=state.decision is Decision.ENABLED,
+                        id="metrics-switch",
+                        animate=False,
+                    )
+                    yield Label("Send anonymous usage metrics", id="switch-label")
+                yield Static(self._status_text(state), id="status")
+                yield Static("Privacy check: running…", id="validator")
+                yield Static("", id="export-result")
+            yield PreviewPane(id="preview-pane")
+        with Horizontal(id="actions"):
+            yield Button("Export my data", id="export", variant="primary")
+            yield Button("Close", id="close", variant="default")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#metrics-switch", Switch).focus()
+        self.refresh_preview()
+
+    def _status_text(self, state: ConsentState) -> str:
+        services = self.onboarding.services
+        since = f" since {state.since}" if state.since else ""
+        lines = [
+            f"Your decision: {state.decision.value}{since}",
+            f"Sending: {'yes' if state.sending else 'no'} — {state.explain()}",
+        ]
+        if state.opt_out_by:
+            lines.append(f"Override: {state.opt_out_by} wins over the switch while it is set.")
+        lines.append(f"Config: {services.show_path(services.paths.config_file)}")
+        return "\n".join(lines)
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        state = self.onboarding.consent_state()
+        if event.value == (state.decision is Decision.ENABLED):
+            return  # already what the config says (the switch was set to match it)
+        if self.onboarding.record(event.value) is None:
+            event.switch.value = not event.value  # could not save: show what is true
+            return
+        self.query_one("#status", Static).update(self._status_text(self.onboarding.consent_state()))
+        self.query_one(PreviewPane).show_pending()
+        self.query_one("#validator", Static).update("Privacy check: running…")
+        self.refresh_preview()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "export":
+            self.action_export()
+        elif event.button.id == "close":
+            self.action_leave()
+
+    def action_export(self) -> None:
+        services = self.onboarding.services
+        target = services.export_dir / f"shimmy-metrics-export-{file_stamp(services.clock())}.json"
+        result = self.query_one("#export-result", Static)
+        try:
+            services.export(services.paths, target, services.clock)
+        except OSError as error:
+            result.update(f"Export failed: {error.strerror or error}")
+            return
+        result.update(f"Exported to {services.show_path(target)}")
+
+    def show_verdict(self, verdict: ValidatorResult) -> None:
+        label = self.query_one("#validator", Static)
+        heading = "Privacy check passed" if verdict.passed else "Privacy check FOUND A PROBLEM"
+        label.update(f"{heading} (the preview's body):\n" + "\n".join(verdict.lines))
+        label.set_class(not verdict.passed, "-failed")
+
+    def action_policy(self) -> None:
+        from shimmy_onboard.tui.screens.policy import PolicyScreen
+
+        self.app.push_screen(PolicyScreen())
+
+    def action_leave(self) -> None:
+        self.onboarding.leave()

@@ -1,0 +1,1 @@
+"""The TUI's deterministic states: shared by the snapshot tests and ``make screenshots``."""

@@ -1,0 +1,304 @@
+"""The TUI's flows, driven by Textual's Pilot, checked against the files they write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.syntax import Syntax
+from textual.widgets import Static, Switch
+
+from shimmy_onboard.consent import load_state, read_ledger
+from shimmy_onboard.hardware import MachineFacts
+from shimmy_onboard.paths import ShimmyPaths
+from shimmy_onboard.transparency import export_document, preview_body
+from shimmy_onboard.tui.app import OnboardingApp, Outcome
+from shimmy_onboard.tui.screens.done import DoneScreen
+from shimmy_onboard.tui.screens.policy import PolicyScreen
+from shimmy_onboard.tui.screens.settings import SettingsScreen
+from shimmy_onboard.tui.screens.welcome import WelcomeScreen
+from shimmy_onboard.tui.widgets.preview import PreviewPane
+from shimmy_onboard.vocab import Decision
+from tests.screens.states import (
+    FIXED_SESSION_ID,
+    decide,
+    fixed_clock,
+    fixed_machine,
+    home_paths,
+    make_services,
+    settle,
+)
+
+SIZE = (100, 30)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    folder = tmp_path / "home"
+    folder.mkdir()
+    return folder
+
+
+def app_for(home: Path, **options: Any) -> OnboardingApp:
+    return OnboardingApp(make_services(home, **options))
+
+
+def ledger_sources(paths: ShimmyPaths) -> list[tuple[str, str]]:
+    return [(entry["to"], entry["source"]) for entry in read_ledger(paths)]
+
+
+def recorded(paths: ShimmyPaths) -> Decision:
+    return load_state(paths, {}).decision
+
+
+async def decide_with(home: Path, *keys: str, click: str | None = None) -> Outcome | None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        if click:
+            await pilot.click(click)
+        await pilot.press(*keys)
+        await pilot.pause()
+        if isinstance(app.screen, DoneScreen):
+            await pilot.press("enter")  # the Done button is focused
+            await pilot.pause()
+    return app.return_value
+
+
+@pytest.mark.parametrize(
+    ("keys", "click", "expected"),
+    [
+        (("y",), None, Decision.ENABLED),
+        (("n",), None, Decision.DISABLED),
+        (("enter",), None, Decision.ENABLED),  # Enable is focused: Enter means yes, as [Y/n]
+        ((), "#enable", Decision.ENABLED),
+        ((), "#decline", Decision.DISABLED),
+    ],
+    ids=["y", "n", "enter", "click-enable", "click-no-thanks"],
+)
+async def test_each_way_of_deciding_writes_the_config_and_the_ledger_as_tui(
+    home: Path, keys: tuple[str, ...], click: str | None, expected: Decision
+) -> None:
+    outcome = await decide_with(home, *keys, click=click)
+
+    paths = home_paths(home)
+    assert recorded(paths) is expected
+    assert ledger_sources(paths) == [(expected.value, "tui")]
+    assert outcome == Outcome(recorded=expected)
+
+
+async def test_enabling_records_the_session_id_the_preview_showed(home: Path) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        shown = json.loads(app.screen.query_one(PreviewPane).body or b"")
+        await pilot.press("y")
+        await pilot.pause()
+
+    config = json.loads(home_paths(home).config_file.read_text())
+    assert shown[0]["session_id"] == config["metrics"]["session_id"] == FIXED_SESSION_ID
+
+
+@pytest.mark.parametrize("key", ["q", "escape"])
+async def test_leaving_the_welcome_screen_records_nothing(home: Path, key: str) -> None:
+    outcome = await decide_with(home, key)
+
+    paths = home_paths(home)
+    assert not paths.config_file.exists()
+    assert read_ledger(paths) == []
+    assert outcome == Outcome()
+
+
+async def test_the_done_screen_says_what_was_recorded_where_and_how_to_change_it(
+    home: Path,
+) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, DoneScreen)
+        text = " ".join(str(static.content) for static in app.screen.query(Static))
+
+    assert "Metrics disabled." in text
+    assert "~/.config/shimmy/config.json" in text
+    assert "shimmy config --metrics enable" in text
+    assert "run shimmy-onboard again" in text
+
+
+async def test_the_preview_shows_exactly_the_body_the_next_send_would_transmit(
+    home: Path,
+) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PreviewPane)
+        await pilot.press("r")  # the raw bytes, as they go out
+        await pilot.pause()
+        raw = pane.query_one("#payload", Static).content
+        note = str(pane.query_one("#payload-note", Static).content)
+
+    expected, is_example = preview_body(
+        home_paths(home),
+        machine=fixed_machine(),
+        clock=fixed_clock,
+        session_id=FIXED_SESSION_ID,
+        env={"HOME": str(home)},
+        root=home,
+    )
+    assert pane.body == expected and is_example
+    assert isinstance(raw, Syntax) and raw.code == expected.decode("utf-8")
+    assert f"{len(expected)} bytes" in note
+
+
+async def test_the_preview_waits_for_detection_without_holding_up_the_screen(
+    home: Path,
+) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def slow_detector() -> MachineFacts:
+        release.wait(10)
+        return fixed_machine()
+
+    app = app_for(home, detect=slow_detector)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        pane = app.screen.query_one(PreviewPane)
+        assert "detecting…" in str(pane.query_one("#detected", Static).content)
+        assert pane.body is None
+        # Deciding does not wait for detection either.
+        await pilot.press("y")
+        await pilot.pause()
+        assert isinstance(app.screen, DoneScreen)
+        release.set()
+    assert recorded(home_paths(home)) is Decision.ENABLED
+
+
+async def test_a_detector_that_fails_leaves_the_screen_usable(home: Path) -> None:
+    def broken_detector() -> MachineFacts:
+        raise OSError("sysfs is gone")
+
+    app = app_for(home, detect=broken_detector)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        message = str(app.screen.query_one("#payload", Static).content)
+        await pilot.press("n")
+        await pilot.pause()
+
+    assert "could not be built" in message and "sysfs is gone" in message
+    assert recorded(home_paths(home)) is Decision.DISABLED
+
+
+async def test_p_opens_the_data_policy_and_escape_comes_back_without_recording(
+    home: Path,
+) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, PolicyScreen)
+        policy = app.screen.query_one("#policy").source  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+
+    assert "## What Is NOT Collected" in policy and "## Data Handling" in policy
+    assert not home_paths(home).config_file.exists()
+
+
+async def test_a_recorded_decision_opens_the_settings_and_the_switch_changes_it(
+    home: Path,
+) -> None:
+    decide(home, enable=False)
+    paths = home_paths(home)
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, SettingsScreen)
+        switch = app.screen.query_one("#metrics-switch", Switch)
+        assert switch.value is False
+        await pilot.click("#metrics-switch")
+        await settle(pilot)
+        assert recorded(paths) is Decision.ENABLED
+        status = str(app.screen.query_one("#status", Static).content)
+        await pilot.click("#metrics-switch")
+        await settle(pilot)
+
+    assert "Your decision: enabled since 2025-01-15T10:30:00Z" in status
+    assert recorded(paths) is Decision.DISABLED
+    assert ledger_sources(paths) == [
+        ("disabled", "prompt"),
+        ("enabled", "tui"),
+        ("disabled", "tui"),
+    ]
+
+
+async def test_the_settings_name_the_override_that_wins(home: Path) -> None:
+    decide(home, enable=True)
+    app = app_for(home, env={"DO_NOT_TRACK": "1"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        status = str(app.screen.query_one("#status", Static).content)
+
+    assert "Sending: no" in status
+    assert "DO_NOT_TRACK wins over the switch" in status
+
+
+async def test_the_settings_show_the_privacy_validators_result(home: Path) -> None:
+    decide(home, enable=True)
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        verdict = str(app.screen.query_one("#validator", Static).content)
+
+    assert verdict.startswith("Privacy check passed")
+    assert "✔ no file paths" in verdict
+
+
+async def test_export_writes_the_export_document_to_the_file_it_names(home: Path) -> None:
+    decide(home, enable=True)
+    paths = home_paths(home)
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        shown = str(app.screen.query_one("#export-result", Static).content)
+        await pilot.press("q")
+
+    exported = home / "shimmy-metrics-export-20250115T103000Z.json"
+    assert shown == "Exported to ~/shimmy-metrics-export-20250115T103000Z.json"
+    assert json.loads(exported.read_text()) == export_document(paths, fixed_clock)
+    assert app.return_value == Outcome()
+
+
+async def test_consent_to_an_older_schema_asks_again_and_says_what_changed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shimmy_onboard import consent
+    from shimmy_onboard.tui.screens import welcome
+
+    decide(home, enable=True)  # consent to schema version 1
+    # The payload gains a field: version 2, as a future release would ship it.
+    monkeypatch.setattr(consent, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(welcome, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(welcome.SCHEMA_CHANGES, 2, "adds a field")
+    paths = home_paths(home)
+    assert load_state(paths, {}).needs_reconsent
+
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        note = str(app.screen.query_one("#reconsent", Static).content)
+        await pilot.press("y")
+        await pilot.pause()
+
+    assert "version 1, now 2" in note and "v2: adds a field" in note
+    assert load_state(paths, {}).decided
