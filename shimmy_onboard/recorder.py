@@ -23,6 +23,7 @@ psutil or textual).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -207,142 +208,6 @@ def _hash_seed_is_fixed() -> bool:
 _fingerprint = _blake2b_fingerprint if _hash_seed_is_fixed() else hash
 
 
-# --- The tally -------------------------------------------------------------------------
-
-
-class _Tally:
-    """The counters themselves, fed one validated request at a time.
-
-    Per-hour counts are kept for the two most recent clock hours seen (UTC) plus the
-    running maximum. Events arrive in time order in practice; a late one from either of
-    those two hours still counts there, one from an older hour counts in every total but
-    not in the peak (its hour's count is gone).
-    """
-
-    __slots__ = (
-        "_hour",
-        "_hour_requests",
-        "_models",
-        "_previous_hour",
-        "_previous_hour_requests",
-        "endpoints",
-        "integrations",
-        "latency_count",
-        "latency_total",
-        "peak",
-        "requests",
-        "tokens",
-    )
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.tokens = 0
-        self.latency_total = 0.0
-        self.latency_count = 0
-        self.endpoints = 0  # bit mask over _ENDPOINT_ORDER
-        self.integrations = [0] * len(_INTEGRATION_ORDER)
-        self._models: set[int] = set()
-        self._hour = -(2**62)
-        self._hour_requests = 0
-        self._previous_hour = -(2**62)
-        self._previous_hour_requests = 0
-        self.peak = 0
-
-    def __repr__(self) -> str:
-        return (
-            f"<_Tally requests={self.requests} tokens={self.tokens} "
-            f"models={len(self._models)} peak={self.peak}>"
-        )
-
-    @property
-    def models(self) -> int:
-        return len(self._models)
-
-    def add(
-        self,
-        endpoint: object,
-        status: object,
-        latency_ms: object,
-        tokens: object,
-        model: object,
-        user_agent: object,
-        hour: int,
-    ) -> bool:
-        """Count one request; False (and nothing counted) when any field is invalid.
-
-        Invalid: a non-string endpoint, model or user agent; a status that is not an
-        HTTP status code; tokens that are not a non-negative integer; a latency that is
-        not a finite non-negative number. Booleans are not numbers here.
-        """
-        # Validate everything first, so an event is counted whole or not at all.
-        if type(endpoint) is not str:
-            return False
-        if type(status) is not int or not 100 <= status <= 599:
-            return False
-        if type(tokens) is not int or tokens < 0:
-            return False
-        latency: float | None = None
-        if latency_ms is not None:
-            if type(latency_ms) is float:
-                if not 0.0 <= latency_ms < math.inf:
-                    return False  # negative, NaN or infinite
-            elif type(latency_ms) is not int or latency_ms < 0:
-                return False
-            latency = latency_ms
-        if model is not None and type(model) is not str:
-            return False
-        if user_agent is not None and type(user_agent) is not str:
-            return False
-
-        self.requests += 1
-        self.tokens += tokens
-        if latency is not None:
-            self.latency_total += latency if latency <= MAX_LATENCY_MS else MAX_LATENCY_MS
-            self.latency_count += 1
-        bit = _ENDPOINT_CACHE.get(endpoint)
-        self.endpoints |= bit if bit is not None else _endpoint_bit(endpoint)
-        index = _UA_CACHE.get(user_agent)
-        if index is None:
-            index = _integration_index(user_agent)
-        self.integrations[index] += 1
-        if model and len(self._models) < MAX_MODELS:
-            self._models.add(_fingerprint(model))
-        self._count_hour(hour)
-        return True
-
-    def _count_hour(self, hour: int) -> None:
-        if hour == self._hour:
-            count = self._hour_requests = self._hour_requests + 1
-        elif hour > self._hour:
-            self._previous_hour, self._previous_hour_requests = self._hour, self._hour_requests
-            self._hour = hour
-            count = self._hour_requests = 1
-        elif hour == self._previous_hour:
-            count = self._previous_hour_requests = self._previous_hour_requests + 1
-        else:
-            return  # older than both kept hours: see the class docstring
-        if count > self.peak:
-            self.peak = count
-
-    def integration(self) -> IntegrationType:
-        if not self.requests:
-            return IntegrationType.NONE
-        counts = self.integrations
-        # max() keeps the first of equal counts: the vocabulary's order breaks ties.
-        best = max(range(len(counts)), key=counts.__getitem__)
-        return _INTEGRATION_ORDER[best]
-
-    def endpoint_list(self) -> tuple[Endpoint, ...]:
-        used = [e for e in _ENDPOINT_ORDER if self.endpoints & _ENDPOINT_BIT[e]]
-        return tuple(sorted(used, key=lambda e: e.value))
-
-    def average_latency_ms(self) -> int:
-        if not self.latency_count:
-            return 0
-        # Half up, not Python's half-to-even: 0.5 ms more reads as 1 ms more.
-        return min(int(self.latency_total / self.latency_count + 0.5), MAX_LATENCY_MS)
-
-
 # --- The summary -----------------------------------------------------------------------
 
 
@@ -398,44 +263,21 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(_UTC)
 
 
+def _clock_seconds(clock: Clock) -> float:
+    return _utc(clock()).timestamp()
+
+
 def _clean_version(version: object) -> str | None:
     if isinstance(version, str) and 0 < len(version) <= MAX_VERSION_LENGTH:
         return version
     return None
 
 
-def _summarise(
-    tally: _Tally,
-    started_at: datetime,
-    ended_at: datetime,
-    version: str | None,
-    env: Mapping[str, str] | None,
-    root: Path,
-) -> SessionSummary:
-    started_at = _utc(started_at)
-    ended_at = max(_utc(ended_at), started_at)
-    seconds = (ended_at - started_at).total_seconds()
-    requests = min(tally.requests, MAX_REQUESTS)
-    return SessionSummary(
-        started_at=started_at,
-        ended_at=ended_at,
-        version=_clean_version(version),
-        daily_active_usage=requests > 0,
-        session_duration_minutes=min(int(seconds // 60), MAX_DURATION_MINUTES),
-        requests_per_session=requests,
-        total_tokens_generated=min(tally.tokens, MAX_TOKENS),
-        models_used_count=min(tally.models, MAX_MODELS),
-        api_endpoints_used=tally.endpoint_list(),
-        integration_type=tally.integration(),
-        deployment_type=deployment_type(
-            requests, seconds, os.environ if env is None else env, root
-        ),
-        avg_response_time_ms=tally.average_latency_ms(),
-        peak_requests_per_hour=min(tally.peak, MAX_REQUESTS),
-    )
-
-
 # --- The Python API --------------------------------------------------------------------
+
+_NUMBERS = frozenset({int, float})  # not bool: True is no latency
+_INF = math.inf
+_NO_HOUR = -(2.0**62)
 
 
 class SessionRecorder:
@@ -447,9 +289,32 @@ class SessionRecorder:
     True
     >>> recorder.summary().requests_per_session
     1
+
+    Per-hour counts are kept for the two most recent clock hours seen (UTC) plus the
+    highest count of the hours before them. Requests arrive in time order in practice; a
+    late one from either of the two kept hours still counts there, one from an older
+    hour counts in every total but not in the peak (that hour's count is gone).
     """
 
-    __slots__ = ("_clock", "_env", "_root", "_started_at", "_tally", "version")
+    __slots__ = (
+        "_clock",
+        "_endpoints",
+        "_env",
+        "_hour",
+        "_hour_requests",
+        "_integrations",
+        "_latency_total",
+        "_models",
+        "_older_peak",
+        "_previous_hour",
+        "_previous_hour_requests",
+        "_root",
+        "_seconds_now",
+        "_started_at",
+        "_tokens",
+        "_without_latency",
+        "version",
+    )
 
     def __init__(
         self,
@@ -464,12 +329,36 @@ class SessionRecorder:
         self._env = env
         self._root = root
         self._started_at = _utc(started_at if started_at is not None else clock())
-        self._tally = _Tally()
+        # The system clock's seconds, without building a datetime per request.
+        self._seconds_now: Callable[[], float] = (
+            time.time if clock is system_clock else functools.partial(_clock_seconds, clock)
+        )
         self.version = version
+        # Every request counts in exactly one integration type, so their sum is the
+        # number of requests; and the latency count is the requests minus those without.
+        self._integrations = [0] * len(_INTEGRATION_ORDER)
+        self._without_latency = 0
+        self._latency_total = 0.0
+        self._tokens = 0
+        self._endpoints = 0  # a bit mask over _ENDPOINT_ORDER
+        self._models: set[int] = set()  # keyed fingerprints, never names
+        self._hour = _NO_HOUR
+        self._hour_requests = 0
+        self._previous_hour = _NO_HOUR
+        self._previous_hour_requests = 0
+        self._older_peak = 0
 
     def __repr__(self) -> str:
-        return f"<SessionRecorder since {self._started_at.isoformat()} {self._tally!r}>"
+        return (
+            f"<SessionRecorder since {self._started_at.isoformat()}: "
+            f"{self.requests} requests, {self.models} models>"
+        )
 
+    # The parameters' annotations say what callers should pass; the values are checked
+    # here all the same, because read_events passes them raw from JSON. This runs once
+    # per request, so it is written for speed: the memo tables' keys are strings, so a
+    # miss is where a non-string endpoint or user agent is caught, and the common case
+    # costs one lookup each.
     def record_request(
         self,
         endpoint: str,
@@ -479,29 +368,139 @@ class SessionRecorder:
         tokens: int = 0,
         model: str | None = None,
         user_agent: str | None = None,
-        at: datetime | None = None,
+        at: datetime | float | None = None,
     ) -> bool:
-        """Count one request; returns False, counting nothing, when a value is invalid.
+        """Count one request; False, counting nothing, when a value is invalid.
 
-        Invalid values (never an exception): a non-string endpoint, model or user agent,
-        a status outside 100-599, negative or non-integer tokens, a negative, NaN or
-        infinite latency. ``at`` (default: now, by the recorder's clock) places the
-        request in its clock hour for ``peak_requests_per_hour``.
+        Invalid (never an exception): a non-string endpoint, model or user agent; a
+        status outside 100-599; tokens that are not a non-negative integer; a latency
+        that is negative, NaN or infinite (booleans are not numbers here). A latency over
+        MAX_LATENCY_MS counts as MAX_LATENCY_MS. ``at`` is when the request was served, a
+        datetime (naive means UTC) or seconds since the epoch; by default now, by the
+        recorder's clock. It places the request in its clock hour for the peak.
         """
-        if at is not None:
-            seconds = _utc(at).timestamp() if at.tzinfo is not _UTC else at.timestamp()
-        elif self._clock is system_clock:
-            seconds = time.time()  # the same instant, without building a datetime
+        # Check everything before counting anything: a request counts whole or not at all.
+        try:
+            bit = _ENDPOINT_CACHE[endpoint]
+        except (KeyError, TypeError):
+            if type(endpoint) is not str:
+                return False
+            bit = _endpoint_bit(endpoint)
+        try:
+            integration = _UA_CACHE[user_agent]
+        except (KeyError, TypeError):
+            if type(user_agent) is not str:
+                return False
+            integration = _integration_index(user_agent)
+        if type(tokens) is not int or tokens < 0:
+            return False
+        if type(status) is not int or not 100 <= status <= 599:
+            return False
+        if model is not None and type(model) is not str:
+            return False
+        if at is None:
+            hour = self._seconds_now() // 3600
+        elif type(at) is float or type(at) is int:
+            if not -_INF < at < _INF:
+                return False
+            hour = at // 3600
+        elif isinstance(at, datetime):
+            hour = _utc(at).timestamp() // 3600
         else:
-            seconds = _utc(self._clock()).timestamp()
-        return self._tally.add(
-            endpoint, status, latency_ms, tokens, model, user_agent, int(seconds // 3600)
-        )
+            return False
+        if latency_ms is None:
+            self._without_latency += 1
+        elif type(latency_ms) in _NUMBERS and 0 <= latency_ms <= MAX_LATENCY_MS:
+            self._latency_total += latency_ms
+        elif type(latency_ms) in _NUMBERS and MAX_LATENCY_MS < latency_ms < _INF:
+            self._latency_total += MAX_LATENCY_MS
+        else:
+            return False  # negative, NaN, infinite or not a number
+
+        self._integrations[integration] += 1
+        self._tokens += tokens
+        self._endpoints |= bit
+        if model and len(self._models) < MAX_MODELS:
+            self._models.add(_fingerprint(model))
+        if hour == self._hour:
+            self._hour_requests += 1
+        else:
+            self._count_in_other_hour(hour)
+        return True
+
+    def _count_in_other_hour(self, hour: float) -> None:
+        if hour > self._hour:  # a new hour: the one before the current one is done with
+            self._older_peak = max(self._older_peak, self._previous_hour_requests)
+            self._previous_hour, self._previous_hour_requests = self._hour, self._hour_requests
+            self._hour, self._hour_requests = hour, 1
+        elif hour == self._previous_hour:
+            self._previous_hour_requests += 1
+        # else older than both kept hours: see the class docstring
+
+    @property
+    def requests(self) -> int:
+        return sum(self._integrations)
+
+    @property
+    def models(self) -> int:
+        return len(self._models)
 
     def summary(self, ended_at: datetime | None = None) -> SessionSummary:
         """The session so far, ending now (by the recorder's clock) or at ``ended_at``."""
         end = ended_at if ended_at is not None else self._clock()
-        return _summarise(self._tally, self._started_at, end, self.version, self._env, self._root)
+        return _summarise(self, self._started_at, end, self.version, self._env, self._root)
+
+    def _integration_type(self) -> IntegrationType:
+        counts = self._integrations
+        if not any(counts):
+            return IntegrationType.NONE
+        # max() keeps the first of equal counts: the vocabulary's order breaks ties.
+        return _INTEGRATION_ORDER[max(range(len(counts)), key=counts.__getitem__)]
+
+    def _endpoints_used(self) -> tuple[Endpoint, ...]:
+        used = [e for e in _ENDPOINT_ORDER if self._endpoints & _ENDPOINT_BIT[e]]
+        return tuple(sorted(used, key=lambda e: e.value))
+
+    def _average_latency_ms(self) -> int:
+        timed = self.requests - self._without_latency
+        if timed <= 0:
+            return 0
+        # Half up, not Python's half-to-even: 0.5 ms more reads as 1 ms more.
+        return min(int(self._latency_total / timed + 0.5), MAX_LATENCY_MS)
+
+    def _peak(self) -> int:
+        return max(self._older_peak, self._previous_hour_requests, self._hour_requests)
+
+
+def _summarise(
+    recorder: SessionRecorder,
+    started_at: datetime,
+    ended_at: datetime,
+    version: str | None,
+    env: Mapping[str, str] | None,
+    root: Path,
+) -> SessionSummary:
+    started_at = _utc(started_at)
+    ended_at = max(_utc(ended_at), started_at)
+    seconds = (ended_at - started_at).total_seconds()
+    requests = min(recorder.requests, MAX_REQUESTS)
+    return SessionSummary(
+        started_at=started_at,
+        ended_at=ended_at,
+        version=_clean_version(version),
+        daily_active_usage=requests > 0,
+        session_duration_minutes=min(int(seconds // 60), MAX_DURATION_MINUTES),
+        requests_per_session=requests,
+        total_tokens_generated=min(recorder._tokens, MAX_TOKENS),
+        models_used_count=min(recorder.models, MAX_MODELS),
+        api_endpoints_used=recorder._endpoints_used(),
+        integration_type=recorder._integration_type(),
+        deployment_type=deployment_type(
+            requests, seconds, os.environ if env is None else env, root
+        ),
+        avg_response_time_ms=recorder._average_latency_ms(),
+        peak_requests_per_hour=min(recorder._peak(), requests),
+    )
 
 
 # --- The events file -------------------------------------------------------------------
@@ -573,8 +572,8 @@ def read_events(
     the last end event's ``ts`` (else the latest event's, else now). The first start
     event with a ``version`` gives the version.
     """
-    tally = _Tally()
-    add = tally.add
+    recorder = SessionRecorder(_EPOCH, clock=clock, env=env, root=root)
+    record = recorder.record_request
     scan_once = _scan_once
     lines = skipped = unknown = 0
     start_ts: float | None = None
@@ -584,7 +583,6 @@ def read_events(
     version: str | None = None
     last_ts: object = _NOT_YET  # the previous line's ts string, parsed once
     seconds = 0.0
-    hour = 0
 
     with open(path, encoding="utf-8", errors="surrogateescape") as events:
         mtime = os.fstat(events.fileno()).st_mtime
@@ -634,17 +632,17 @@ def read_events(
                 if parsed is None:
                     skipped += 1
                     continue
-                last_ts, seconds, hour = ts, parsed, int(parsed // 3600)
+                last_ts, seconds = ts, parsed
 
             if kind == "request":
-                if not add(
-                    event.get("endpoint"),
-                    event.get("status", 200),
-                    event.get("latency_ms"),
-                    event.get("tokens", 0),
-                    event.get("model"),
-                    event.get("user_agent"),
-                    hour,
+                if not record(
+                    event.get("endpoint"),  # type: ignore[arg-type]  # checked in there
+                    status=event.get("status", 200),
+                    latency_ms=event.get("latency_ms"),
+                    tokens=event.get("tokens", 0),
+                    model=event.get("model"),
+                    user_agent=event.get("user_agent"),
+                    at=seconds,
                 ):
                     skipped += 1
                     continue
@@ -674,5 +672,5 @@ def read_events(
         ended = _moment(latest)
     else:
         ended = clock()
-    summary = _summarise(tally, started, ended, version, env, root)
+    summary = _summarise(recorder, started, ended, version, env, root)
     return EventsReport(summary=summary, lines_read=lines, skipped=skipped, unknown_types=unknown)
