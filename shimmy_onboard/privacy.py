@@ -403,8 +403,21 @@ def _first_hit(rule: _DenyRule, strings: list[Located]) -> Located | None:
     for where, text in strings:
         hit = rule.find(text)
         if hit:
-            return where, hit
+            return where, _whole_word(text, hit)
     return None
+
+
+def _whole_word(text: str, hit: str) -> str:
+    """The word around a hit (``/home/jo``, not the ``/home/j`` a pattern stopped at)."""
+    start = text.find(hit)
+    if start < 0:
+        return hit
+    end = start + len(hit)
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[start:end]
 
 
 def _count(n: int) -> str:

@@ -256,7 +256,7 @@ def check_sent_log(entries: Sequence[Mapping[str, Any]]) -> list[CheckResult]:
         keys = set(entry)
         if keys != {"time", "sha256", "sessions"}:
             extra = sorted(str(key) for key in keys - {"time", "sha256", "sessions"})
-            problem = f"entry {number} holds {', '.join(extra) or 'too little'}"
+            problem = f"entry {number} holds more: {', '.join(extra) or 'nothing'}"
         elif not _is_sha256(entry["sha256"]) or parse_utc(str(entry["time"])) is None:
             problem = f"entry {number} is not a time and a SHA-256"
         # The digest is hex by design; every other string is looked at.
