@@ -70,8 +70,7 @@ def can_print_emoji(stream: TextIO, env: Mapping[str, str]) -> bool:
     """
     if env.get("TERM", "").strip() == "dumb":
         return False
-    locale = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
-    if locale.split(".")[0] in ("C", "POSIX"):
+    if _is_plain_locale(_terminal_locale(env)):
         return False
     encoding = getattr(stream, "encoding", None) or "ascii"
     try:
@@ -79,6 +78,23 @@ def can_print_emoji(stream: TextIO, env: Mapping[str, str]) -> bool:
     except (UnicodeEncodeError, LookupError):
         return False
     return True
+
+
+#: What Python itself puts in LC_CTYPE when it starts under a C locale (PEP 538).
+COERCED_CTYPES = ("C.UTF-8", "C.utf8", "UTF-8")
+
+
+def _terminal_locale(env: Mapping[str, str]) -> str:
+    """The locale the terminal was set up with (LC_ALL, then LC_CTYPE, then LANG)."""
+    ctype = env.get("LC_CTYPE", "")
+    if ctype in COERCED_CTYPES and _is_plain_locale(env.get("LANG", "")):
+        ctype = ""  # Python's coercion of a C locale, not the user's setting
+    return env.get("LC_ALL") or ctype or env.get("LANG") or ""
+
+
+def _is_plain_locale(locale: str) -> bool:
+    language, _, codeset = locale.partition(".")
+    return language in ("C", "POSIX") and codeset.lower().replace("-", "") != "utf8"
 
 
 def parse_answer(text: str) -> bool | None:
@@ -111,9 +127,10 @@ class PromptResult:
 def ask(stdin: TextIO, stdout: TextIO, attempts: int = MAX_ATTEMPTS) -> PromptResult:
     """Ask the question until it gets an answer, at most ``attempts`` times. Records nothing."""
     for attempt in range(attempts):
-        stdout.write(QUESTION)
-        stdout.flush()
         try:
+            # Inside the try: Ctrl-C may come the moment the question is visible.
+            stdout.write(QUESTION)
+            stdout.flush()
             line = stdin.readline()
         except KeyboardInterrupt:
             stdout.write("\n")
