@@ -18,6 +18,7 @@ import copy
 import json
 import tempfile
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from shimmy_onboard.privacy import (
     check_sessions,
     parse_body,
 )
+from shimmy_onboard import recorder as recorder_module
 from shimmy_onboard.recorder import (
     MAX_DURATION_MINUTES,
     MAX_LATENCY_MS,
@@ -83,6 +85,15 @@ START = datetime(2025, 1, 15, 8, 30, tzinfo=timezone.utc)
 PROPERTY = settings(
     max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _leave_the_recorders_memo_tables_as_found() -> Iterator[None]:
+    # The properties below feed the recorder thousands of distinct hostile strings, which
+    # fill its process-wide classification caches; tests that measure the recorder's
+    # memory expect them as a fresh process has them.
+    yield
+    recorder_module._seed_caches()
 
 
 def failed_checks(results: list[Any]) -> set[str]:
