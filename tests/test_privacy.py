@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shimmy_onboard import recorder as recorder_module
 from shimmy_onboard.hardware import MachineFacts
 from shimmy_onboard.paths import ShimmyPaths
 from shimmy_onboard.payload import build_report, serialize_body, serialize_report
@@ -38,7 +39,6 @@ from shimmy_onboard.privacy import (
     check_sessions,
     parse_body,
 )
-from shimmy_onboard import recorder as recorder_module
 from shimmy_onboard.recorder import (
     MAX_DURATION_MINUTES,
     MAX_LATENCY_MS,
