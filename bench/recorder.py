@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from shimmy_onboard.recorder import SessionRecorder
 
 EVENTS = 200_000
-RUNS = 7
+RUNS = 11
 TIME_GOAL = 10.0
 MEMORY_GOAL_BYTES = 1024 * 1024
 

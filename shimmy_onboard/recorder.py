@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Protocol
 
 from shimmy_onboard.clock import Clock, parse_utc, system_clock
 from shimmy_onboard.consent import ci_variable_set
@@ -280,6 +281,160 @@ _INF = math.inf
 _NO_HOUR = -(2.0**62)
 
 
+class RecordRequest(Protocol):
+    """The signature of :meth:`SessionRecorder.record_request`."""
+
+    def __call__(
+        self,
+        endpoint: str,
+        *,
+        status: int = 200,
+        latency_ms: float | None = None,
+        tokens: int = 0,
+        model: str | None = None,
+        user_agent: str | None = None,
+        at: datetime | float | None = None,
+    ) -> bool: ...
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """A snapshot of a recorder's counters, unclamped."""
+
+    per_integration: tuple[int, ...]  # in _INTEGRATION_ORDER; their sum is the requests
+    tokens: int
+    latency_total: float
+    timed_requests: int
+    endpoints: int  # a bit mask over _ENDPOINT_ORDER
+    models: int
+    peak: int
+
+    @property
+    def requests(self) -> int:
+        return sum(self.per_integration)
+
+
+def _counter(seconds_now: Callable[[], float]) -> tuple[RecordRequest, Callable[[], _Counts]]:
+    """The per-request counting, and a way to read the counts.
+
+    The counters live in this closure rather than on an object because this runs once
+    per request and the goal is a few times the cost of ``dict[key] += 1``: a closure
+    variable is read and written in one step, an attribute in two or three.
+
+    Per-hour counts are kept for the two most recent clock hours seen (UTC) plus the
+    highest count of the hours before them. Requests arrive in time order in practice; a
+    late one from either of the two kept hours still counts there, one from an older
+    hour counts in every total but not in the peak (that hour's count is gone).
+    """
+    per_integration = [0] * len(_INTEGRATION_ORDER)
+    tokens_total = 0
+    latency_total = 0.0
+    untimed_requests = 0
+    endpoints = 0
+    models: set[int] = set()  # keyed fingerprints, never names
+    # The current hour as a number and as the seconds it spans: comparing seconds with
+    # its bounds is cheaper than dividing them on every request.
+    hour = previous_hour = _NO_HOUR
+    hour_starts = hour_ends = _NO_HOUR * 3600
+    hour_requests = previous_hour_requests = older_peak = 0
+    # Module constants as closure variables too: one step cheaper to read than globals.
+    endpoint_bits, integration_indexes, numbers = _ENDPOINT_CACHE, _UA_CACHE, _NUMBERS
+    fingerprint_of, max_latency, infinity = _fingerprint, MAX_LATENCY_MS, _INF
+
+    def record_request(
+        endpoint: str,
+        *,
+        status: int = 200,
+        latency_ms: float | None = None,
+        tokens: int = 0,
+        model: str | None = None,
+        user_agent: str | None = None,
+        at: datetime | float | None = None,
+    ) -> bool:
+        nonlocal tokens_total, latency_total, untimed_requests, endpoints, hour_requests
+        # The annotations say what callers should pass; the values are checked here all
+        # the same, because read_events passes them raw from JSON. Everything is checked
+        # before anything is counted: a request counts whole or not at all. The memo
+        # tables' keys are strings, so a miss is where a non-string is caught.
+        try:
+            bit = endpoint_bits[endpoint]
+        except (KeyError, TypeError):
+            if type(endpoint) is not str:
+                return False
+            bit = _endpoint_bit(endpoint)
+        try:
+            integration = integration_indexes[user_agent]
+        except (KeyError, TypeError):
+            if type(user_agent) is not str:
+                return False
+            integration = _integration_index(user_agent)
+        if type(tokens) is not int or tokens < 0:
+            return False
+        if type(status) is not int or not 100 <= status <= 599:
+            return False
+        if model is not None and type(model) is not str:
+            return False
+        if at is None:
+            seconds = seconds_now()
+        elif type(at) is float or type(at) is int:
+            if not -infinity < at < infinity:
+                return False
+            seconds = at
+        elif isinstance(at, datetime):
+            seconds = _utc(at).timestamp()
+        else:
+            return False
+        if latency_ms is None:
+            untimed_requests += 1
+        elif type(latency_ms) in numbers and 0 <= latency_ms <= max_latency:
+            latency_total += latency_ms
+        elif type(latency_ms) in numbers and max_latency < latency_ms < infinity:
+            latency_total += max_latency
+        else:
+            return False  # negative, NaN, infinite or not a number
+
+        per_integration[integration] += 1
+        tokens_total += tokens
+        endpoints |= bit
+        if model:
+            fingerprint = fingerprint_of(model)
+            if fingerprint not in models and len(models) < MAX_MODELS:
+                models.add(fingerprint)
+        if hour_starts <= seconds < hour_ends:
+            hour_requests += 1
+        else:
+            count_in_another_hour(seconds)
+        return True
+
+    def count_in_another_hour(seconds: float) -> None:
+        nonlocal hour, hour_starts, hour_ends, hour_requests
+        nonlocal previous_hour, previous_hour_requests, older_peak
+        this_hour = seconds // 3600
+        if this_hour > hour:  # a new hour: the one before the current one is done with
+            older_peak = max(older_peak, previous_hour_requests)
+            previous_hour, previous_hour_requests = hour, hour_requests
+            hour, hour_requests = this_hour, 1
+            hour_starts = this_hour * 3600
+            hour_ends = hour_starts + 3600
+        elif this_hour == previous_hour:
+            previous_hour_requests += 1
+        # else older than both kept hours: see above
+
+    def counts() -> _Counts:
+        requests = sum(per_integration)
+        return _Counts(
+            per_integration=tuple(per_integration),
+            tokens=tokens_total,
+            latency_total=latency_total,
+            timed_requests=requests - untimed_requests,
+            endpoints=endpoints,
+            models=len(models),
+            peak=max(older_peak, previous_hour_requests, hour_requests),
+        )
+
+    return record_request, counts
+
+
 class SessionRecorder:
     """Aggregates one session's requests as they happen, in constant memory.
 
@@ -289,32 +444,19 @@ class SessionRecorder:
     True
     >>> recorder.summary().requests_per_session
     1
-
-    Per-hour counts are kept for the two most recent clock hours seen (UTC) plus the
-    highest count of the hours before them. Requests arrive in time order in practice; a
-    late one from either of the two kept hours still counts there, one from an older
-    hour counts in every total but not in the peak (that hour's count is gone).
     """
 
-    __slots__ = (
-        "_clock",
-        "_endpoints",
-        "_env",
-        "_hour",
-        "_hour_requests",
-        "_integrations",
-        "_latency_total",
-        "_models",
-        "_older_peak",
-        "_previous_hour",
-        "_previous_hour_requests",
-        "_root",
-        "_seconds_now",
-        "_started_at",
-        "_tokens",
-        "_without_latency",
-        "version",
-    )
+    __slots__ = ("_clock", "_counts", "_env", "_root", "_started_at", "record_request", "version")
+
+    #: ``record_request(endpoint, *, status=200, latency_ms=None, tokens=0, model=None,
+    #: user_agent=None, at=None) -> bool``: count one request; False, counting nothing,
+    #: when a value is invalid (never an exception): a non-string endpoint, model or user
+    #: agent; a status outside 100-599; tokens that are not a non-negative integer; a
+    #: latency that is negative, NaN or infinite (booleans are not numbers here). A
+    #: latency over MAX_LATENCY_MS counts as MAX_LATENCY_MS. ``at`` is when the request
+    #: was served, a datetime (naive means UTC) or seconds since the epoch; by default
+    #: now, by the recorder's clock. It places the request in its clock hour for the peak.
+    record_request: RecordRequest
 
     def __init__(
         self,
@@ -329,151 +471,52 @@ class SessionRecorder:
         self._env = env
         self._root = root
         self._started_at = _utc(started_at if started_at is not None else clock())
+        self.version = version
         # The system clock's seconds, without building a datetime per request.
-        self._seconds_now: Callable[[], float] = (
+        seconds_now: Callable[[], float] = (
             time.time if clock is system_clock else functools.partial(_clock_seconds, clock)
         )
-        self.version = version
-        # Every request counts in exactly one integration type, so their sum is the
-        # number of requests; and the latency count is the requests minus those without.
-        self._integrations = [0] * len(_INTEGRATION_ORDER)
-        self._without_latency = 0
-        self._latency_total = 0.0
-        self._tokens = 0
-        self._endpoints = 0  # a bit mask over _ENDPOINT_ORDER
-        self._models: set[int] = set()  # keyed fingerprints, never names
-        self._hour = _NO_HOUR
-        self._hour_requests = 0
-        self._previous_hour = _NO_HOUR
-        self._previous_hour_requests = 0
-        self._older_peak = 0
+        self.record_request, self._counts = _counter(seconds_now)
 
     def __repr__(self) -> str:
+        counts = self._counts()
         return (
             f"<SessionRecorder since {self._started_at.isoformat()}: "
-            f"{self.requests} requests, {self.models} models>"
+            f"{counts.requests} requests, {counts.models} models>"
         )
-
-    # The parameters' annotations say what callers should pass; the values are checked
-    # here all the same, because read_events passes them raw from JSON. This runs once
-    # per request, so it is written for speed: the memo tables' keys are strings, so a
-    # miss is where a non-string endpoint or user agent is caught, and the common case
-    # costs one lookup each.
-    def record_request(
-        self,
-        endpoint: str,
-        *,
-        status: int = 200,
-        latency_ms: float | None = None,
-        tokens: int = 0,
-        model: str | None = None,
-        user_agent: str | None = None,
-        at: datetime | float | None = None,
-    ) -> bool:
-        """Count one request; False, counting nothing, when a value is invalid.
-
-        Invalid (never an exception): a non-string endpoint, model or user agent; a
-        status outside 100-599; tokens that are not a non-negative integer; a latency
-        that is negative, NaN or infinite (booleans are not numbers here). A latency over
-        MAX_LATENCY_MS counts as MAX_LATENCY_MS. ``at`` is when the request was served, a
-        datetime (naive means UTC) or seconds since the epoch; by default now, by the
-        recorder's clock. It places the request in its clock hour for the peak.
-        """
-        # Check everything before counting anything: a request counts whole or not at all.
-        try:
-            bit = _ENDPOINT_CACHE[endpoint]
-        except (KeyError, TypeError):
-            if type(endpoint) is not str:
-                return False
-            bit = _endpoint_bit(endpoint)
-        try:
-            integration = _UA_CACHE[user_agent]
-        except (KeyError, TypeError):
-            if type(user_agent) is not str:
-                return False
-            integration = _integration_index(user_agent)
-        if type(tokens) is not int or tokens < 0:
-            return False
-        if type(status) is not int or not 100 <= status <= 599:
-            return False
-        if model is not None and type(model) is not str:
-            return False
-        if at is None:
-            hour = self._seconds_now() // 3600
-        elif type(at) is float or type(at) is int:
-            if not -_INF < at < _INF:
-                return False
-            hour = at // 3600
-        elif isinstance(at, datetime):
-            hour = _utc(at).timestamp() // 3600
-        else:
-            return False
-        if latency_ms is None:
-            self._without_latency += 1
-        elif type(latency_ms) in _NUMBERS and 0 <= latency_ms <= MAX_LATENCY_MS:
-            self._latency_total += latency_ms
-        elif type(latency_ms) in _NUMBERS and MAX_LATENCY_MS < latency_ms < _INF:
-            self._latency_total += MAX_LATENCY_MS
-        else:
-            return False  # negative, NaN, infinite or not a number
-
-        self._integrations[integration] += 1
-        self._tokens += tokens
-        self._endpoints |= bit
-        if model and len(self._models) < MAX_MODELS:
-            self._models.add(_fingerprint(model))
-        if hour == self._hour:
-            self._hour_requests += 1
-        else:
-            self._count_in_other_hour(hour)
-        return True
-
-    def _count_in_other_hour(self, hour: float) -> None:
-        if hour > self._hour:  # a new hour: the one before the current one is done with
-            self._older_peak = max(self._older_peak, self._previous_hour_requests)
-            self._previous_hour, self._previous_hour_requests = self._hour, self._hour_requests
-            self._hour, self._hour_requests = hour, 1
-        elif hour == self._previous_hour:
-            self._previous_hour_requests += 1
-        # else older than both kept hours: see the class docstring
-
-    @property
-    def requests(self) -> int:
-        return sum(self._integrations)
-
-    @property
-    def models(self) -> int:
-        return len(self._models)
 
     def summary(self, ended_at: datetime | None = None) -> SessionSummary:
         """The session so far, ending now (by the recorder's clock) or at ``ended_at``."""
         end = ended_at if ended_at is not None else self._clock()
-        return _summarise(self, self._started_at, end, self.version, self._env, self._root)
+        return _summarise(
+            self._counts(), self._started_at, end, self.version, self._env, self._root
+        )
 
-    def _integration_type(self) -> IntegrationType:
-        counts = self._integrations
-        if not any(counts):
-            return IntegrationType.NONE
-        # max() keeps the first of equal counts: the vocabulary's order breaks ties.
-        return _INTEGRATION_ORDER[max(range(len(counts)), key=counts.__getitem__)]
 
-    def _endpoints_used(self) -> tuple[Endpoint, ...]:
-        used = [e for e in _ENDPOINT_ORDER if self._endpoints & _ENDPOINT_BIT[e]]
-        return tuple(sorted(used, key=lambda e: e.value))
+def _integration_type(counts: _Counts) -> IntegrationType:
+    per_integration = counts.per_integration
+    if not any(per_integration):
+        return IntegrationType.NONE
+    # max() keeps the first of equal counts: the vocabulary's order breaks ties.
+    best = max(range(len(per_integration)), key=per_integration.__getitem__)
+    return _INTEGRATION_ORDER[best]
 
-    def _average_latency_ms(self) -> int:
-        timed = self.requests - self._without_latency
-        if timed <= 0:
-            return 0
-        # Half up, not Python's half-to-even: 0.5 ms more reads as 1 ms more.
-        return min(int(self._latency_total / timed + 0.5), MAX_LATENCY_MS)
 
-    def _peak(self) -> int:
-        return max(self._older_peak, self._previous_hour_requests, self._hour_requests)
+def _endpoints_used(counts: _Counts) -> tuple[Endpoint, ...]:
+    used = [e for e in _ENDPOINT_ORDER if counts.endpoints & _ENDPOINT_BIT[e]]
+    return tuple(sorted(used, key=lambda e: e.value))
+
+
+def _average_latency_ms(counts: _Counts) -> int:
+    if counts.timed_requests <= 0:
+        return 0
+    # Half up, not Python's half-to-even: 0.5 ms more reads as 1 ms more.
+    mean = counts.latency_total / counts.timed_requests
+    return min(int(mean + 0.5), MAX_LATENCY_MS)
 
 
 def _summarise(
-    recorder: SessionRecorder,
+    counts: _Counts,
     started_at: datetime,
     ended_at: datetime,
     version: str | None,
@@ -483,7 +526,7 @@ def _summarise(
     started_at = _utc(started_at)
     ended_at = max(_utc(ended_at), started_at)
     seconds = (ended_at - started_at).total_seconds()
-    requests = min(recorder.requests, MAX_REQUESTS)
+    requests = min(counts.requests, MAX_REQUESTS)
     return SessionSummary(
         started_at=started_at,
         ended_at=ended_at,
@@ -491,15 +534,15 @@ def _summarise(
         daily_active_usage=requests > 0,
         session_duration_minutes=min(int(seconds // 60), MAX_DURATION_MINUTES),
         requests_per_session=requests,
-        total_tokens_generated=min(recorder._tokens, MAX_TOKENS),
-        models_used_count=min(recorder.models, MAX_MODELS),
-        api_endpoints_used=recorder._endpoints_used(),
-        integration_type=recorder._integration_type(),
+        total_tokens_generated=min(counts.tokens, MAX_TOKENS),
+        models_used_count=min(counts.models, MAX_MODELS),
+        api_endpoints_used=_endpoints_used(counts),
+        integration_type=_integration_type(counts),
         deployment_type=deployment_type(
             requests, seconds, os.environ if env is None else env, root
         ),
-        avg_response_time_ms=recorder._average_latency_ms(),
-        peak_requests_per_hour=min(recorder._peak(), requests),
+        avg_response_time_ms=_average_latency_ms(counts),
+        peak_requests_per_hour=min(counts.peak, requests),
     )
 
 
@@ -572,8 +615,7 @@ def read_events(
     the last end event's ``ts`` (else the latest event's, else now). The first start
     event with a ``version`` gives the version.
     """
-    recorder = SessionRecorder(_EPOCH, clock=clock, env=env, root=root)
-    record = recorder.record_request
+    record, counts = _counter(time.time)  # every request passes its own time
     scan_once = _scan_once
     lines = skipped = unknown = 0
     start_ts: float | None = None
@@ -672,5 +714,5 @@ def read_events(
         ended = _moment(latest)
     else:
         ended = clock()
-    summary = _summarise(recorder, started, ended, version, env, root)
+    summary = _summarise(counts(), started, ended, version, env, root)
     return EventsReport(summary=summary, lines_read=lines, skipped=skipped, unknown_types=unknown)
