@@ -26,7 +26,7 @@ from pathlib import Path
 from shimmy_onboard.recorder import read_events
 
 LINES = 1_000_000
-RUNS = 5
+RUNS = 3
 GOAL = 1.5
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/models", "/v1/completions", "/api/generate")
@@ -36,25 +36,30 @@ MODELS = ("llama-3-8b-instruct", "phi-3-mini-4k", "qwen2-7b-instruct")
 
 def write_session(path: Path, lines: int) -> None:
     started = datetime(2025, 1, 15, 8, 30, tzinfo=timezone.utc)
-
-    def stamp(i: int) -> str:
-        return (started + timedelta(seconds=i // 10)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
+    # One time stamp string per second, not per line: generating must not dominate.
+    stamps = [
+        (started + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for second in range(lines // 10 + 2)
+    ]
+    template = (
+        '{{"type": "request", "ts": "{ts}", "endpoint": "{endpoint}", "status": 200, '
+        '"latency_ms": {latency}, "tokens": {tokens}, "model": "{model}", '
+        '"user_agent": "{agent}"}}\n'
+    )
     with path.open("w", encoding="utf-8") as out:
-        out.write(json.dumps({"type": "start", "ts": stamp(0), "version": "1.3.2"}) + "\n")
-        for i in range(lines - 2):
-            event = {
-                "type": "request",
-                "ts": stamp(i),
-                "endpoint": ENDPOINTS[i % len(ENDPOINTS)],
-                "status": 200,
-                "latency_ms": 200 + (i * 7919) % 3000,
-                "tokens": (i * 31) % 500,
-                "model": MODELS[i % len(MODELS)],
-                "user_agent": AGENTS[i % len(AGENTS)],
-            }
-            out.write(json.dumps(event) + "\n")
-        out.write(json.dumps({"type": "end", "ts": stamp(lines)}) + "\n")
+        out.write(json.dumps({"type": "start", "ts": stamps[0], "version": "1.3.2"}) + "\n")
+        out.writelines(
+            template.format(
+                ts=stamps[i // 10],
+                endpoint=ENDPOINTS[i % len(ENDPOINTS)],
+                latency=200 + (i * 7919) % 3000,
+                tokens=(i * 31) % 500,
+                model=MODELS[i % len(MODELS)],
+                agent=AGENTS[i % len(AGENTS)],
+            )
+            for i in range(lines - 2)
+        )
+        out.write(json.dumps({"type": "end", "ts": stamps[-1]}) + "\n")
 
 
 def bare_loop(path: Path) -> float:

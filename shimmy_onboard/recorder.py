@@ -92,7 +92,7 @@ def classify_endpoint(path: str) -> Endpoint:
     if not isinstance(path, str):
         return Endpoint.OTHER
     path = path.split("?", 1)[0].split("#", 1)[0]
-    if "://" in path:
+    if path[:8].lower().startswith(("http://", "https://")):  # absolute form
         path = "/" + path.split("://", 1)[1].partition("/")[2]
     path = path.rstrip("/")
     route = _ROUTE_BY_PATH.get(path)
@@ -148,8 +148,8 @@ _INTEGRATION_ORDER: tuple[IntegrationType, ...] = tuple(
 _INTEGRATION_INDEX = {t: i for i, t in enumerate(_INTEGRATION_ORDER)}
 
 # Bounded memo tables for the hot path: raw string -> endpoint bit / integration index.
-# They hold endpoint and User-Agent strings (never model names), only short ones, at
-# most _CACHE_ENTRIES of them; when full they are emptied and refilled.
+# They hold route spellings and short User-Agent strings (never a model name, a path
+# parameter or a query), at most _CACHE_ENTRIES of them; when full they start afresh.
 _CACHE_ENTRIES = 1024
 _CACHED_KEY_LENGTH = 256
 _ENDPOINT_CACHE: dict[str, int] = {}
@@ -167,12 +167,14 @@ _seed_caches()
 
 
 def _endpoint_bit(path: str) -> int:
-    bit = _ENDPOINT_BIT[classify_endpoint(path)]
-    if len(path) <= _CACHED_KEY_LENGTH:
+    endpoint = classify_endpoint(path)
+    # Only a route spelled with trailing slashes is remembered: a path parameter, a query
+    # or an unknown path may carry a model name or a secret, and is classified afresh.
+    if endpoint is not Endpoint.OTHER and path.rstrip("/") == endpoint.value:
         if len(_ENDPOINT_CACHE) >= _CACHE_ENTRIES:
             _seed_caches()
-        _ENDPOINT_CACHE[path] = bit
-    return bit
+        _ENDPOINT_CACHE[path] = _ENDPOINT_BIT[endpoint]
+    return _ENDPOINT_BIT[endpoint]
 
 
 def _integration_index(user_agent: str | None) -> int:
