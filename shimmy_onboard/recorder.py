@@ -7,15 +7,16 @@ Two ways in, one aggregation:
 - :func:`read_events`, which streams Shimmy's JSON Lines events file (DESIGN.md,
   "Shimmy's events file") line by line for ``send --events``.
 
-Both feed the same :class:`_Tally`, and :func:`_summarise` turns a tally into the
-:class:`SessionSummary` that ``payload.py`` builds the payload's metrics from.
+Both count through the same function (``record_request``, built by :func:`_counter`),
+and :func:`_summarise` turns the counts into the :class:`SessionSummary` that
+``payload.py`` builds the payload's metrics from.
 
 What is kept, whatever the session length: a few integers, a bit mask of the
 endpoints, one counter per integration type, the request counts of the two most
-recent clock hours, and one 64-bit keyed fingerprint per distinct model (at most
-``MAX_MODELS`` of them). Model names, user agents and paths are never stored on a
-recorder; the classification caches below hold endpoint and User-Agent strings (never
-model names), are bounded, and never leave the process.
+recent clock hours, one 64-bit keyed fingerprint per distinct model (at most
+``MAX_MODELS`` of them), and a bounded memo of the session's short User-Agent strings.
+Model names, paths and queries are never stored; nothing here leaves the process
+except the summary.
 
 This module is imported by ``send``: it imports nothing heavy (no pydantic, httpx,
 psutil or textual).
@@ -147,42 +148,37 @@ _INTEGRATION_ORDER: tuple[IntegrationType, ...] = tuple(
 )
 _INTEGRATION_INDEX = {t: i for i, t in enumerate(_INTEGRATION_ORDER)}
 
-# Bounded memo tables for the hot path: raw string -> endpoint bit / integration index.
-# They hold route spellings and short User-Agent strings (never a model name, a path
-# parameter or a query), at most _CACHE_ENTRIES of them; when full they start afresh.
-_CACHE_ENTRIES = 1024
-_CACHED_KEY_LENGTH = 256
-_ENDPOINT_CACHE: dict[str, int] = {}
-_UA_CACHE: dict[str | None, int] = {}
-
-
-def _seed_caches() -> None:
-    _ENDPOINT_CACHE.clear()
-    _ENDPOINT_CACHE.update({e.value: _ENDPOINT_BIT[e] for e in _ROUTES})
-    _UA_CACHE.clear()
-    _UA_CACHE[None] = _INTEGRATION_INDEX[IntegrationType.OTHER]
-
-
-_seed_caches()
+# Memo tables for the hot path, so that a request costs one lookup, not a classification:
+# raw string -> endpoint bit, and (one per recorder) raw User-Agent -> integration index.
+# Each takes at most _MEMO_ENTRIES keys of at most _MEMO_KEY_LENGTH characters; when
+# full, new strings are classified afresh every time. The endpoint table is shared by
+# every recorder, so it remembers only routes spelled with trailing slashes: a path
+# parameter, a query or an unknown path may carry a model name or a secret.
+_MEMO_ENTRIES = 1024
+_MEMO_KEY_LENGTH = 256
+_ENDPOINT_MEMO: dict[str, int] = {e.value: _ENDPOINT_BIT[e] for e in _ROUTES}
 
 
 def _endpoint_bit(path: str) -> int:
     endpoint = classify_endpoint(path)
-    # Only a route spelled with trailing slashes is remembered: a path parameter, a query
-    # or an unknown path may carry a model name or a secret, and is classified afresh.
-    if endpoint is not Endpoint.OTHER and path.rstrip("/") == endpoint.value:
-        if len(_ENDPOINT_CACHE) >= _CACHE_ENTRIES:
-            _seed_caches()
-        _ENDPOINT_CACHE[path] = _ENDPOINT_BIT[endpoint]
+    if (
+        endpoint is not Endpoint.OTHER
+        and len(path) <= _MEMO_KEY_LENGTH
+        and len(_ENDPOINT_MEMO) < _MEMO_ENTRIES
+        and path.rstrip("/") == endpoint.value
+    ):
+        _ENDPOINT_MEMO[path] = _ENDPOINT_BIT[endpoint]
     return _ENDPOINT_BIT[endpoint]
 
 
-def _integration_index(user_agent: str | None) -> int:
+def _agent_memo() -> dict[str | None, int]:
+    return {None: _INTEGRATION_INDEX[IntegrationType.OTHER]}
+
+
+def _integration_index(user_agent: str, memo: dict[str | None, int]) -> int:
     index = _INTEGRATION_INDEX[classify_user_agent(user_agent)]
-    if user_agent is not None and len(user_agent) <= _CACHED_KEY_LENGTH:
-        if len(_UA_CACHE) >= _CACHE_ENTRIES:
-            _seed_caches()
-        _UA_CACHE[user_agent] = index
+    if len(user_agent) <= _MEMO_KEY_LENGTH and len(memo) < _MEMO_ENTRIES:
+        memo[user_agent] = index
     return index
 
 
@@ -340,7 +336,8 @@ def _counter(seconds_now: Callable[[], float]) -> tuple[RecordRequest, Callable[
     hour_starts = hour_ends = _NO_HOUR * 3600
     hour_requests = previous_hour_requests = older_peak = 0
     # Module constants as closure variables too: one step cheaper to read than globals.
-    endpoint_bits, integration_indexes, numbers = _ENDPOINT_CACHE, _UA_CACHE, _NUMBERS
+    integration_indexes = _agent_memo()
+    endpoint_bits, numbers = _ENDPOINT_MEMO, _NUMBERS
     fingerprint_of, max_latency, infinity = _fingerprint, MAX_LATENCY_MS, _INF
 
     def record_request(
@@ -369,7 +366,7 @@ def _counter(seconds_now: Callable[[], float]) -> tuple[RecordRequest, Callable[
         except (KeyError, TypeError):
             if type(user_agent) is not str:
                 return False
-            integration = _integration_index(user_agent)
+            integration = _integration_index(user_agent, integration_indexes)
         if type(tokens) is not int or tokens < 0:
             return False
         if type(status) is not int or not 100 <= status <= 599:
