@@ -380,7 +380,10 @@ def _counter(seconds_now: Callable[[], float]) -> tuple[RecordRequest, Callable[
                 return False
             seconds = at
         elif isinstance(at, datetime):
-            seconds = _utc(at).timestamp()
+            try:
+                seconds = _utc(at).timestamp()
+            except (OverflowError, ValueError):  # e.g. year 1 with an offset east of UTC
+                return False
         else:
             return False
         if latency_ms is None:
@@ -443,6 +446,10 @@ class SessionRecorder:
     True
     >>> recorder.summary().requests_per_session
     1
+
+    One thread at a time: ``record_request`` takes no lock (it must cost little more
+    than a dictionary update), so callers that serve requests from several threads
+    record them under their own lock.
     """
 
     __slots__ = ("_clock", "_counts", "_env", "_root", "_started_at", "record_request", "version")
@@ -596,7 +603,12 @@ def _epoch_seconds(ts: object) -> float | None:
 
 
 def _moment(seconds: float) -> datetime:
-    return _EPOCH + timedelta(seconds=round(seconds))
+    """The UTC time, in whole seconds, of seconds since the epoch; clamped to datetime's range."""
+    try:
+        return _EPOCH + timedelta(seconds=math.floor(seconds))
+    except OverflowError:
+        limit = datetime.max.replace(microsecond=0) if seconds > 0 else datetime.min
+        return limit.replace(tzinfo=_UTC)
 
 
 def read_events(
@@ -676,11 +688,14 @@ def read_events(
                 last_ts, seconds = ts, parsed
 
             if kind == "request":
+                # An optional field that is null counts as absent.
+                status = event.get("status")
+                tokens = event.get("tokens")
                 if not record(
                     event.get("endpoint"),  # type: ignore[arg-type]  # checked in there
-                    status=event.get("status", 200),
+                    status=200 if status is None else status,
                     latency_ms=event.get("latency_ms"),
-                    tokens=event.get("tokens", 0),
+                    tokens=0 if tokens is None else tokens,
                     model=event.get("model"),
                     user_agent=event.get("user_agent"),
                     at=seconds,

@@ -259,6 +259,8 @@ def test_a_latency_over_the_maximum_counts_as_the_maximum() -> None:
         {"user_agent": ["curl"]},
         {"at": float("nan")},
         {"at": "yesterday"},
+        {"at": True},
+        {"at": datetime.min.replace(tzinfo=timezone(timedelta(hours=5)))},
     ],
 )
 def test_an_invalid_value_rejects_the_whole_request(bad: dict[str, object]) -> None:
@@ -684,11 +686,9 @@ HOSTILE_LINES: list[str | bytes] = [
     request(tokens=-1),
     request(tokens=2.5),
     request(tokens="50"),
-    request(tokens=None),
     request(tokens=0).replace('"tokens": 0', '"tokens": ' + "9" * 5000),
     request(status="200"),
     request(status=-200),
-    request(status=None),
     request(endpoint=5),
     request(endpoint=None),
     request(endpoint=["/v1/models"]),
@@ -728,6 +728,19 @@ def test_a_malformed_line_alone_is_never_fatal(tmp_path: Path, line: str | bytes
     report = read(write_lines(tmp_path / "events.jsonl", [line]), clock=fixed_clock())
     assert (report.lines_read, report.skipped, report.unknown_types) == (1, 1, 0)
     assert report.summary.requests_per_session == 0
+
+
+def test_a_null_optional_field_counts_as_absent(tmp_path: Path) -> None:
+    lines = [
+        request(status=None, latency_ms=None, tokens=None, model=None, user_agent=None),
+        request(tokens=5, latency_ms=300),
+    ]
+    report = read(write_lines(tmp_path / "events.jsonl", lines))
+    assert report.skipped == 0
+    assert report.summary.requests_per_session == 2
+    assert report.summary.total_tokens_generated == 5
+    assert report.summary.avg_response_time_ms == 300
+    assert report.summary.models_used_count == 1
 
 
 def test_unknown_event_types_are_counted_apart(tmp_path: Path) -> None:
@@ -878,6 +891,12 @@ def test_planted_text_never_reaches_the_summary(tmp_path: Path) -> None:
     assert summary.api_endpoints_used == (Endpoint.MODELS, Endpoint.OTHER)
     assert summary.integration_type is IntegrationType.OTHER
     assert summary.models_used_count == 2
+
+
+def test_a_time_beyond_what_a_datetime_holds_is_clamped() -> None:
+    # An mtime can be (file systems clamp it before that, so this is checked directly).
+    assert recorder_module._moment(1e15) == datetime.max.replace(microsecond=0, tzinfo=UTC)
+    assert recorder_module._moment(-1e15) == datetime.min.replace(tzinfo=UTC)
 
 
 def test_a_missing_or_unreadable_file_raises_os_error(tmp_path: Path) -> None:
