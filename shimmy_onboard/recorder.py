@@ -156,7 +156,17 @@ _INTEGRATION_INDEX = {t: i for i, t in enumerate(_INTEGRATION_ORDER)}
 # parameter, a query or an unknown path may carry a model name or a secret.
 _MEMO_ENTRIES = 1024
 _MEMO_KEY_LENGTH = 256
-_ENDPOINT_MEMO: dict[str, int] = {e.value: _ENDPOINT_BIT[e] for e in _ROUTES}
+_ENDPOINT_MEMO: dict[str, int] = {}
+
+
+def _seed_caches() -> None:
+    """Empty the shared endpoint memo back to the bare routes, as a fresh process has it.
+
+    (The User-Agent memo is per recorder and goes with it.) Tests that feed thousands of
+    spellings call this to leave the process as they found it.
+    """
+    _ENDPOINT_MEMO.clear()
+    _ENDPOINT_MEMO.update({e.value: _ENDPOINT_BIT[e] for e in _ROUTES})
 
 
 def _endpoint_bit(path: str) -> int:
@@ -169,6 +179,9 @@ def _endpoint_bit(path: str) -> int:
     ):
         _ENDPOINT_MEMO[path] = _ENDPOINT_BIT[endpoint]
     return _ENDPOINT_BIT[endpoint]
+
+
+_seed_caches()
 
 
 def _agent_memo() -> dict[str | None, int]:
