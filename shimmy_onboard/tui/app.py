@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import PurePath
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from textual.app import App
+from textual.screen import Screen
 
 from shimmy_onboard.consent import ConsentState, DecisionChange, load_state, record_decision
 from shimmy_onboard.paths import ShimmyPaths
@@ -23,8 +23,12 @@ EXIT_FAILED = 3
 BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
 
-@dataclass(frozen=True)
-class Outcome:
+def breakpoint_class(width: int) -> str:
+    """The class ``HORIZONTAL_BREAKPOINTS`` gives a screen this wide."""
+    return [name for minimum, name in BREAKPOINTS if width >= minimum][-1]
+
+
+class Outcome(NamedTuple):
     """How the app ended: the decision recorded, if any, or why it could not be."""
 
     recorded: Decision | None = None
@@ -42,19 +46,33 @@ class OnboardingApp(App[Outcome]):
         self.services = services
         if light:
             self.theme = "textual-light"
-        # The id the welcome preview shows is the id that enabling records.
-        self.session_id = services.mint_session_id()
+        self._session_id: str | None = None
         self.outcome = Outcome()
 
-    def on_mount(self) -> None:
-        from shimmy_onboard.tui.screens.settings import SettingsScreen
-        from shimmy_onboard.tui.screens.welcome import WelcomeScreen
+    @property
+    def session_id(self) -> str:
+        """The id the welcome preview shows, which is the id that enabling records.
 
+        Minted on first use (after the first frame: uuid is not free to import)."""
+        if self._session_id is None:
+            self._session_id = self.services.mint_session_id()
+        return self._session_id
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The first screen: settings once decided, else welcome (it is the first frame)."""
         state = self.consent_state()
+        screen: Screen[Any]
         if state.decided:
-            self.push_screen(SettingsScreen())
+            from shimmy_onboard.tui.screens.settings import SettingsScreen
+
+            screen = SettingsScreen()
         else:
-            self.push_screen(WelcomeScreen(state))
+            from shimmy_onboard.tui.screens.welcome import WelcomeScreen
+
+            screen = WelcomeScreen(state)
+        # The breakpoint class from the start, so the first resize does not restyle it all.
+        screen.add_class(breakpoint_class(self.size.width))
+        return screen
 
     def consent_state(self) -> ConsentState:
         return load_state(self.services.paths, self.services.env)
@@ -78,7 +96,7 @@ class OnboardingApp(App[Outcome]):
         self.outcome = Outcome(recorded=change.after)
         if enable:
             # A later enable (after a disable) must mint a fresh id, as the CLI does.
-            self.session_id = self.services.mint_session_id()
+            self._session_id = None
         return change
 
     def leave(self) -> None:

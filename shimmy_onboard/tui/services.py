@@ -8,9 +8,8 @@ fixed machine, clock and session id, and still run the real preview and validato
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from shimmy_onboard.clock import Clock, system_clock
 from shimmy_onboard.paths import ShimmyPaths
@@ -21,8 +20,7 @@ if TYPE_CHECKING:
     from shimmy_onboard.hardware import MachineFacts as Machine
 
 
-@dataclass(frozen=True)
-class ValidatorResult:
+class ValidatorResult(NamedTuple):
     """The privacy validator's verdict, one line a check."""
 
     passed: bool
@@ -33,8 +31,12 @@ class ValidatorResult:
 PreviewBuilder = Callable[["Services", "Machine | None", "str | None"], tuple[bytes, bool]]
 
 
-@dataclass(frozen=True)
-class Services:
+class Services(NamedTuple):
+    """What the TUI needs from the rest of the product.
+
+    A NamedTuple rather than a dataclass: it is built on the way to the first frame.
+    """
+
     paths: ShimmyPaths
     env: Mapping[str, str]
     detect: Callable[[], Machine]
@@ -61,18 +63,24 @@ class Services:
 def default_services(paths: ShimmyPaths, env: Mapping[str, str]) -> Services:
     """The real thing: this machine, this moment, the files in ``paths``."""
     from shimmy_onboard.consent import new_session_id
-    from shimmy_onboard.hardware import detect_machine
 
     return Services(
         paths=paths,
         env=env,
-        detect=detect_machine,
+        detect=detect_this_machine,
         preview=build_preview,
         validate=run_validator,
         export=write_export,
         mint_session_id=new_session_id,
         export_dir=Path.cwd(),
     )
+
+
+def detect_this_machine() -> Machine:
+    """Local detection; imported in the worker, so the first frame does not wait for it."""
+    from shimmy_onboard.hardware import detect_machine
+
+    return detect_machine()
 
 
 def build_preview(

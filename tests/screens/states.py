@@ -84,8 +84,20 @@ def decide(home: Path, enable: bool) -> None:
     )
 
 
+async def first_frame_done(pilot: Pilot[object]) -> None:
+    """Wait until the screen has taken its footer (it does so right after its first frame)."""
+    from textual.widgets import Footer
+
+    for _ in range(100):
+        await pilot.pause()
+        if pilot.app.screen.query(Footer):
+            return
+    raise AssertionError("the screen never mounted its footer")
+
+
 async def settle(pilot: Pilot[object]) -> None:
     """Wait until detection, the preview and the validator have finished and been drawn."""
+    await first_frame_done(pilot)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
@@ -133,10 +145,7 @@ class _DetectionHeldApp(OnboardingApp):
 def _welcome_pending(home: Path) -> Scene:
     app = _DetectionHeldApp(home)
 
-    async def first_frame(pilot: Pilot[object]) -> None:
-        await pilot.pause()
-
-    return Scene(app, run_before=first_frame, release=app.detection_done.set)
+    return Scene(app, run_before=first_frame_done, release=app.detection_done.set)
 
 
 def _after_keys(*keys: str) -> Callable[[Path], Scene]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from textual.screen import Screen
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from shimmy_onboard.tui.services import ValidatorResult
@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 PREVIEW_GROUP = "preview"
 
 
-@dataclass(frozen=True)
-class Preview:
+class Preview(NamedTuple):
     machine: Machine | None
     body: bytes  # exactly what the next send would transmit
     is_example: bool
@@ -27,7 +26,26 @@ class Preview:
 
 
 class PreviewingScreen(Screen[None]):
-    """A screen with a ``PreviewPane`` that fills in once detection finishes."""
+    """A screen with a ``PreviewPane`` that fills in once detection finishes.
+
+    Its first frame carries everything needed to decide; right after it, the footer
+    takes the row reserved for it (``#footer-slot``) and detection starts. Both wait
+    so the first frame does not (Textual's Footer costs about a fifth of it).
+    """
+
+    def compose_footer_slot(self) -> Static:
+        return Static("", id="footer-slot")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._after_first_frame)
+
+    async def _after_first_frame(self) -> None:
+        from textual.widgets import Footer
+
+        self.refresh_preview()
+        await self.query_one("#footer-slot").remove()
+        await self.mount(Footer())
+        self.refresh_bindings()  # a footer shows the bindings once told they are ready
 
     machine: Machine | None = None
     #: Whether the privacy validator runs over each new preview (the settings screen).

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 class DoneScreen(Screen[None]):
+    AUTO_FOCUS = "#close"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "leave", "Quit"),
         Binding("escape", "leave", "Quit", show=False),
@@ -73,9 +74,6 @@ class DoneScreen(Screen[None]):
         with Horizontal(id="actions"):
             yield Button("Done", id="close", variant="primary")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "close":

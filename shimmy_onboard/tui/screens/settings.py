@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Label, Static, Switch
+from textual.widgets import Button, Label, Static, Switch
 
 from shimmy_onboard.clock import file_stamp
 from shimmy_onboard.consent import ConsentState
@@ -18,6 +18,7 @@ from shimmy_onboard.vocab import Decision
 
 
 class SettingsScreen(PreviewingScreen):
+    AUTO_FOCUS = "#metrics-switch"
     validates = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "export", "Export"),
@@ -46,11 +47,7 @@ class SettingsScreen(PreviewingScreen):
         with Horizontal(id="actions"):
             yield Button("Export my data", id="export", variant="primary")
             yield Button("Close", id="close", variant="default")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#metrics-switch", Switch).focus()
-        self.refresh_preview()
+        yield self.compose_footer_slot()
 
     def _status_text(self, state: ConsentState) -> str:
         services = self.onboarding.services

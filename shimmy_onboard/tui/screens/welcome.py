@@ -7,11 +7,11 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
-from shimmy_onboard import prompt as texts
 from shimmy_onboard.consent import ConsentState
 from shimmy_onboard.tui.screens._preview_worker import PreviewingScreen
+from shimmy_onboard.tui.widgets.consent_text import ConsentText
 from shimmy_onboard.tui.widgets.preview import PreviewPane
 from shimmy_onboard.vocab import SCHEMA_VERSION
 
@@ -22,6 +22,8 @@ SCHEMA_CHANGES: dict[int, str] = {
 
 
 class WelcomeScreen(PreviewingScreen):
+    # Focused as the screen mounts: Enter means yes, as the prompt's [Y/n].
+    AUTO_FOCUS = "#enable"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "decide(True)", "Enable"),
         Binding("n", "decide(False)", "No thanks"),
@@ -38,27 +40,13 @@ class WelcomeScreen(PreviewingScreen):
     def compose(self) -> ComposeResult:
         with Container(id="panes"):
             with VerticalScroll(id="consent", classes="pane"):
-                yield Static(f"{texts.WELCOME_EMOJI} {texts.WELCOME_TITLE}", id="welcome-title")
                 yield from self._notes()
-                yield Static(f"{texts.HELP_EMOJI} {texts.HELP_TITLE}", classes="section-title")
-                yield Static(texts.HELP_TEXT.replace(" \n", " "), classes="paragraph")
-                yield Static(texts.COLLECTED_LINE, classes="collected")
-                yield Static(texts.NOT_COLLECTED_LINE, classes="not-collected")
-                yield Static(
-                    f"{texts.NEVER_EMOJI} {texts.NEVER_COLLECTED_TITLE}", classes="section-title"
-                )
-                yield Static(
-                    "\n".join(f"• {item}" for item in texts.NEVER_COLLECTED), classes="never"
-                )
-                yield Static(
-                    "Press p for the full data policy. Nothing is sent unless you enable it.",
-                    classes="hint",
-                )
+                yield ConsentText(id="consent-text")
             yield PreviewPane(id="preview-pane")
         with Horizontal(id="actions"):
             yield Button("Enable metrics", id="enable", variant="success")
             yield Button("No thanks", id="decline", variant="default")
-        yield Footer()
+        yield self.compose_footer_slot()
 
     def _notes(self) -> ComposeResult:
         if self.state.needs_reconsent:
@@ -85,10 +73,6 @@ class WelcomeScreen(PreviewingScreen):
                 classes="note",
             )
 
-    def on_mount(self) -> None:
-        self.query_one("#enable", Button).focus()
-        self.refresh_preview()
-
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id in ("enable", "decline"):
             self.action_decide(event.button.id == "enable")
@@ -98,7 +82,7 @@ class WelcomeScreen(PreviewingScreen):
 
         change = self.onboarding.record(enable)
         if change is not None:
-            self.app.switch_screen(DoneScreen(change))
+            self.app.push_screen(DoneScreen(change))
 
     def action_policy(self) -> None:
         from shimmy_onboard.tui.screens.policy import PolicyScreen

@@ -6,11 +6,10 @@ byte-for-byte this content; ``r`` shows the compact bytes themselves, as they go
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 if TYPE_CHECKING:
@@ -19,8 +18,8 @@ if TYPE_CHECKING:
 PENDING = "detecting…"
 
 
-class PreviewPane(Vertical):
-    """Detected facts above a scrollable, syntax-highlighted payload."""
+class PreviewPane(VerticalScroll):
+    """Detected facts above the syntax-highlighted payload; it all scrolls together."""
 
     BORDER_TITLE = "Preview: exactly what would be sent"
 
@@ -32,8 +31,7 @@ class PreviewPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self._facts_text(None), id="detected")
-        with VerticalScroll(id="payload-scroll"):
-            yield Static(f"Building the payload: {PENDING}", id="payload")
+        yield Static(f"Building the payload: {PENDING}", id="payload")
         yield Static("", id="payload-note")
 
     def show_pending(self) -> None:
@@ -58,6 +56,8 @@ class PreviewPane(Vertical):
             self._render_body()
 
     def _render_body(self) -> None:
+        import json
+
         from rich.syntax import Syntax  # Pygments: only once there is something to show
 
         assert self.body is not None
