@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shimmy_onboard import recorder as recorder_module
 from shimmy_onboard.clock import Clock
@@ -572,20 +574,20 @@ def test_memory_stays_flat_however_many_requests() -> None:
 
     def steps() -> Iterable[None]:
         for step in range(4):
-            for i in range(25_000):
+            for i in range(15_000):
                 recorder.record_request(
                     "/v1/chat/completions",
                     latency_ms=i % 700,
                     tokens=i % 90,
                     model=f"model-{i % 5}",
                     user_agent=agents[i % 4],
-                    at=START + timedelta(minutes=step * 40 + i // 1000),
+                    at=START + timedelta(minutes=step * 40 + i // 500),
                 )
             yield None
 
     first, *later = allocated_while(steps())
     assert max(later) - first < 16 * 1024
-    assert recorder.summary().requests_per_session == 100_000
+    assert recorder.summary().requests_per_session == 60_000
 
 
 def test_hostile_variety_fills_the_bounded_tables_and_then_stops_growing() -> None:
@@ -593,7 +595,7 @@ def test_hostile_variety_fills_the_bounded_tables_and_then_stops_growing() -> No
 
     def steps() -> Iterable[None]:
         for step in range(4):
-            for i in range(15_000):
+            for i in range(11_000):
                 unique = f"{step}-{i}"
                 recorder.record_request(
                     f"/unknown/{unique}",
@@ -921,3 +923,72 @@ def test_importing_the_recorder_loads_nothing_heavy() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# --- Properties ------------------------------------------------------------------------
+
+PROPERTY = settings(
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**15), max_value=10**15)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=6,
+)
+FIELDS = ("type", "ts", "endpoint", "status", "latency_ms", "tokens", "model", "user_agent")
+event_objects = st.dictionaries(
+    st.sampled_from(FIELDS),
+    json_values
+    | st.sampled_from(["request", "start", "end", "2025-01-15T08:31:02Z", "/v1/models"]),
+)
+raw_lines = (
+    event_objects.map(lambda body: json.dumps(body).encode())
+    | st.binary(max_size=60).map(lambda data: data.replace(b"\n", b" ").replace(b"\r", b" "))
+    | st.text(max_size=60).map(
+        lambda text: text.replace("\n", " ").replace("\r", " ").encode("utf-8", "replace")
+    )
+)
+
+
+def within_bounds(summary: SessionSummary) -> None:
+    assert 0 <= summary.requests_per_session <= MAX_REQUESTS
+    assert 0 <= summary.total_tokens_generated <= MAX_TOKENS
+    assert 0 <= summary.session_duration_minutes <= MAX_DURATION_MINUTES
+    assert 0 <= summary.avg_response_time_ms <= MAX_LATENCY_MS
+    assert 0 <= summary.models_used_count <= MAX_MODELS
+    assert 0 <= summary.peak_requests_per_hour <= summary.requests_per_session
+    assert summary.daily_active_usage is (summary.requests_per_session > 0)
+    assert all(isinstance(e, Endpoint) for e in summary.api_endpoints_used)
+    assert isinstance(summary.integration_type, IntegrationType)
+    assert summary.started_at <= summary.ended_at
+    assert summary.started_at.tzinfo is UTC
+
+
+@PROPERTY
+@given(lines=st.lists(raw_lines, max_size=8))
+def test_any_file_reads_without_error_into_a_bounded_summary(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes]
+) -> None:
+    path = write_lines(tmp_path_factory.mktemp("events") / "events.jsonl", lines)
+    report = read(path, clock=fixed_clock())
+    assert report.lines_read == len(lines)
+    assert report.skipped + report.unknown_types <= len(lines)
+    assert report.summary.requests_per_session <= len(lines) - report.skipped
+    within_bounds(report.summary)
+
+
+@PROPERTY
+@given(fields=event_objects)
+def test_any_values_recorded_in_process_never_raise(fields: dict[str, object]) -> None:
+    recorder = new_recorder()
+    fields.pop("type", None)
+    at_value = fields.pop("ts", None)
+    endpoint = fields.pop("endpoint", "/v1/models")
+    counted = recorder.record_request(endpoint, **fields, at=at_value)  # type: ignore[arg-type]
+    summary = recorder.summary(START + timedelta(minutes=1))
+    assert summary.requests_per_session == (1 if counted else 0)
+    within_bounds(summary)
