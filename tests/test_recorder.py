@@ -799,6 +799,28 @@ def test_a_huge_line_is_never_held_in_memory_whole(tmp_path: Path) -> None:
     assert peak < 2 * 1024 * 1024
 
 
+def test_the_file_is_streamed_so_its_length_does_not_matter(tmp_path: Path) -> None:
+    def peak_while_reading(requests: int) -> int:
+        path = tmp_path / f"events-{requests}.jsonl"
+        moments = (START + timedelta(seconds=i) for i in range(requests))
+        write_lines(
+            path,
+            (request(ts=m.strftime("%Y-%m-%dT%H:%M:%SZ"), model=f"m{i % 9}")
+             for i, m in enumerate(moments)),
+        )
+        tracemalloc.start()
+        try:
+            report = read(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert report.summary.requests_per_session == requests
+        return peak
+
+    small, large = peak_while_reading(100), peak_while_reading(20_000)
+    assert large - small < 32 * 1024
+
+
 def test_without_start_or_end_the_events_bound_the_session(tmp_path: Path) -> None:
     lines = [
         request(ts="2025-01-15T09:05:00Z"),
