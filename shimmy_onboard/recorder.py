@@ -25,12 +25,10 @@ psutil or textual).
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import os
 import re
-import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -202,10 +200,12 @@ def _integration_index(user_agent: str, memo: dict[str | None, int]) -> int:
 # SipHash keyed with a random per-process secret (and cached on the string, so it is
 # nearly free). When PYTHONHASHSEED fixes that secret, anybody could recompute it, so
 # the recorder uses BLAKE2b keyed with its own random per-process key instead.
-_MODEL_KEY = secrets.token_bytes(16)
+_MODEL_KEY = os.urandom(16)
 
 
 def _blake2b_fingerprint(model: str) -> int:
+    import hashlib  # only when PYTHONHASHSEED is fixed: most runs never load it
+
     digest = hashlib.blake2b(
         model.encode("utf-8", "surrogatepass"), digest_size=8, key=_MODEL_KEY
     ).digest()
