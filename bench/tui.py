@@ -25,7 +25,7 @@ import termios
 import time
 from pathlib import Path
 
-RUNS = 9
+RUNS = 11
 GOAL = 1.25
 SIZE = (24, 80)  # rows, columns
 TIMEOUT_SECONDS = 30.0
@@ -35,7 +35,8 @@ TIMEOUT_SECONDS = 30.0
 
 
 def _note_first_frame(stamp_file: str) -> None:
-    Path(stamp_file).write_text(repr(time.monotonic()))
+    # The wall clock (compared with the parent's) and the CPU time this process has used.
+    Path(stamp_file).write_text(f"{time.monotonic()!r} {time.process_time()!r}")
 
 
 def child_minimal(stamp_file: str) -> None:
@@ -78,8 +79,8 @@ def child_welcome(stamp_file: str) -> None:
 # --- the parent ----------------------------------------------------------------------------
 
 
-def time_first_frame(kind: str, env: dict[str, str], stamp_file: Path) -> float:
-    """Seconds from spawning the child to its first painted frame."""
+def time_first_frame(kind: str, env: dict[str, str], stamp_file: Path) -> tuple[float, float]:
+    """Seconds from spawning the child to its first painted frame, and its CPU seconds."""
     stamp_file.unlink(missing_ok=True)
     master, slave = os.openpty()
     rows, columns = SIZE
@@ -100,7 +101,8 @@ def time_first_frame(kind: str, env: dict[str, str], stamp_file: Path) -> float:
         os.close(master)
     if child.returncode != 0 or not stamp_file.exists():
         raise SystemExit(f"the {kind} app failed (exit {child.returncode})")
-    return float(stamp_file.read_text()) - started
+    painted, cpu = (float(value) for value in stamp_file.read_text().split())
+    return painted - started, cpu
 
 
 def _drain_until_exit(master: int, child: subprocess.Popen[bytes]) -> None:
@@ -128,21 +130,36 @@ def main() -> int:
         for variable in ("DO_NOT_TRACK", "SHIMMY_NO_METRICS", "CI", "NO_COLOR"):
             env.pop(variable, None)
         stamp = Path(folder) / "first-frame"
-        samples: dict[str, list[float]] = {"minimal": [], "welcome": []}
+        samples: dict[str, list[tuple[float, float]]] = {"minimal": [], "welcome": []}
         for kind in samples:  # warm the file cache and the .pyc files
             time_first_frame(kind, env, stamp)
         for _ in range(RUNS):
             for kind in samples:
                 samples[kind].append(time_first_frame(kind, env, stamp))
 
-    floor = statistics.median(samples["minimal"])
-    welcome = statistics.median(samples["welcome"])
+    floor, floor_cpu = _medians(samples["minimal"])
+    welcome, welcome_cpu = _medians(samples["welcome"])
     ratio = welcome / floor
     verdict = "OK" if ratio <= GOAL else "MISS"
-    print(f"minimal Textual app first frame: {floor * 1000:.0f} ms median of {RUNS}")
-    print(f"welcome screen first frame: {welcome * 1000:.0f} ms median of {RUNS}")
+    print(
+        f"minimal Textual app first frame: {floor * 1000:.0f} ms "
+        f"({floor_cpu * 1000:.0f} ms CPU), median of {RUNS}"
+    )
+    print(
+        f"welcome screen first frame: {welcome * 1000:.0f} ms "
+        f"({welcome_cpu * 1000:.0f} ms CPU), median of {RUNS}"
+    )
+    # Wall time is the figure; the CPU ratio says the same when other work shares the machine.
+    print(f"tui first frame, CPU time: {welcome_cpu / floor_cpu:.2f}x a minimal Textual app")
     print(f"tui first frame: {ratio:.2f}x a minimal Textual app (goal <= {GOAL}x) {verdict}")
     return 0 if verdict == "OK" else 1
+
+
+def _medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return (
+        statistics.median(wall for wall, _ in samples),
+        statistics.median(cpu for _, cpu in samples),
+    )
 
 
 if __name__ == "__main__":

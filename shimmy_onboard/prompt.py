@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from shimmy_onboard.clock import Clock, system_clock
 from shimmy_onboard.paths import ShimmyPaths
@@ -116,8 +115,8 @@ class Ending(str, Enum):
     NO_VALID_ANSWER = "no-valid-answer"
 
 
-@dataclass(frozen=True)
-class PromptResult:
+class PromptResult(NamedTuple):
+    # A NamedTuple: a dataclass costs milliseconds to define, on the TUI's way to its first frame.
     ending: Ending
     enable: bool | None  # the answer, when there was one
     recorded: bool = False  # the decision reached the config
