@@ -302,3 +302,31 @@ async def test_consent_to_an_older_schema_asks_again_and_says_what_changed(
 
     assert "version 1, now 2" in note and "v2: adds a field" in note
     assert load_state(paths, {}).decided
+
+
+async def test_the_panes_stack_below_100_columns_and_sit_side_by_side_above(home: Path) -> None:
+    app = app_for(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        consent = app.screen.query_one("#consent").region
+        preview = app.screen.query_one("#preview-pane").region
+        assert consent.y == preview.y and consent.right <= preview.x  # side by side
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        consent = app.screen.query_one("#consent").region
+        preview = app.screen.query_one("#preview-pane").region
+        buttons = [app.screen.query_one(f"#{name}").region for name in ("enable", "decline")]
+
+    assert consent.x == preview.x and consent.bottom <= preview.y  # stacked
+    assert all(button.bottom <= 24 and button.height > 0 for button in buttons)
+
+
+async def test_a_tiny_terminal_still_draws_and_still_decides(home: Path) -> None:
+    app = app_for(home)
+    async with app.run_test(size=(30, 10)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, DoneScreen)
+
+    assert recorded(home_paths(home)) is Decision.DISABLED
