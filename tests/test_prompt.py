@@ -7,6 +7,13 @@ exactly as for a person at a keyboard.
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
+if sys.platform == "win32":  # pseudo-terminals as tested here are POSIX's
+    pytest.skip("the prompt's terminal tests need POSIX ptys", allow_module_level=True)
+
 import errno
 import fcntl
 import io
@@ -15,12 +22,9 @@ import pty
 import select
 import signal
 import struct
-import sys
 import termios
 import time
 from collections.abc import Mapping
-
-import pytest
 
 from shimmy_onboard.consent import load_state, read_ledger
 from shimmy_onboard.onboarding import tui_unavailable
