@@ -382,7 +382,7 @@ def _counter(seconds_now: Callable[[], float]) -> tuple[RecordRequest, Callable[
             integration = _integration_index(user_agent, integration_indexes)
         if type(tokens) is not int or tokens < 0:
             return False
-        if type(status) is not int or not 100 <= status <= 599:
+        if type(status) is not int or status < 100 or status > 599:
             return False
         if model is not None and type(model) is not str:
             return False
@@ -401,7 +401,11 @@ def _counter(seconds_now: Callable[[], float]) -> tuple[RecordRequest, Callable[
             return False
         if latency_ms is None:
             untimed_requests += 1
-        elif type(latency_ms) in numbers and 0 <= latency_ms <= max_latency:
+        elif (
+            (type(latency_ms) is float or type(latency_ms) is int)
+            and latency_ms >= 0
+            and latency_ms <= max_latency
+        ):
             latency_total += latency_ms
         elif type(latency_ms) in numbers and max_latency < latency_ms < infinity:
             latency_total += max_latency
