@@ -42,10 +42,13 @@ class PreviewingScreen(Screen[None]):
     async def _after_first_frame(self) -> None:
         from textual.widgets import Footer
 
+        if not self.is_attached:
+            return  # the app closed within its first frame
         self.refresh_preview()
         await self.query_one("#footer-slot").remove()
-        await self.mount(Footer())
-        self.refresh_bindings()  # a footer shows the bindings once told they are ready
+        if self.is_attached:
+            await self.mount(Footer())
+            self.refresh_bindings()  # a footer shows the bindings once told they are ready
 
     machine: Machine | None = None
     #: Whether the privacy validator runs over each new preview (the settings screen).
