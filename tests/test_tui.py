@@ -330,3 +330,17 @@ async def test_a_tiny_terminal_still_draws_and_still_decides(home: Path) -> None
         assert isinstance(app.screen, DoneScreen)
 
     assert recorded(home_paths(home)) is Decision.DISABLED
+
+
+async def test_quitting_on_the_very_first_frame_is_clean(home: Path) -> None:
+    class QuitsAtOnce(OnboardingApp):
+        def on_mount(self) -> None:
+            self.call_after_refresh(self.leave)
+
+    app = QuitsAtOnce(make_services(home))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+
+    assert app.return_code == 0
+    assert app.return_value == Outcome()
+    assert not home_paths(home).config_file.exists()
