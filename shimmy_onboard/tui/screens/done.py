@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
 from shimmy_onboard.consent import DecisionChange
+from shimmy_onboard.tui.widgets.choice import ChoiceButton
 from shimmy_onboard.vocab import Decision
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class DoneScreen(Screen[None]):
                     f"{state.opt_out_by} is set: nothing is sent while it is.", classes="note"
                 )
         with Horizontal(id="actions"):
-            yield Button("Done", id="close", variant="primary")
+            yield ChoiceButton("Done", id="close", variant="primary")
         yield Footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -13,6 +13,7 @@ from shimmy_onboard.clock import file_stamp
 from shimmy_onboard.consent import ConsentState
 from shimmy_onboard.tui.screens._preview_worker import PreviewingScreen
 from shimmy_onboard.tui.services import ValidatorResult
+from shimmy_onboard.tui.widgets.choice import ChoiceButton
 from shimmy_onboard.tui.widgets.preview import PreviewPane
 from shimmy_onboard.vocab import Decision
 
@@ -45,8 +46,8 @@ class SettingsScreen(PreviewingScreen):
                 yield Static("", id="export-result")
             yield PreviewPane(id="preview-pane")
         with Horizontal(id="actions"):
-            yield Button("Export my data", id="export", variant="primary")
-            yield Button("Close", id="close", variant="default")
+            yield ChoiceButton("Export my data", id="export", variant="primary")
+            yield ChoiceButton("Close", id="close", variant="default")
         yield self.compose_footer_slot()
 
     def _status_text(self, state: ConsentState) -> str:

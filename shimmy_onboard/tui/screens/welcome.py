@@ -11,6 +11,7 @@ from textual.widgets import Button, Static
 
 from shimmy_onboard.consent import ConsentState
 from shimmy_onboard.tui.screens._preview_worker import PreviewingScreen
+from shimmy_onboard.tui.widgets.choice import ChoiceButton
 from shimmy_onboard.tui.widgets.consent_text import ConsentText
 from shimmy_onboard.tui.widgets.preview import PreviewPane
 from shimmy_onboard.vocab import SCHEMA_VERSION
@@ -44,8 +45,8 @@ class WelcomeScreen(PreviewingScreen):
                 yield ConsentText(id="consent-text")
             yield PreviewPane(id="preview-pane")
         with Horizontal(id="actions"):
-            yield Button("Enable metrics", id="enable", variant="success")
-            yield Button("No thanks", id="decline", variant="default")
+            yield ChoiceButton("Enable metrics", id="enable", variant="success")
+            yield ChoiceButton("No thanks", id="decline", variant="default")
         yield self.compose_footer_slot()
 
     def _notes(self) -> ComposeResult:
