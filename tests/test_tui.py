@@ -344,3 +344,24 @@ async def test_quitting_on_the_very_first_frame_is_clean(home: Path) -> None:
     assert app.return_code == 0
     assert app.return_value == Outcome()
     assert not home_paths(home).config_file.exists()
+
+
+async def test_a_config_that_cannot_be_written_is_reported_and_ends_with_exit_3(
+    home: Path,
+) -> None:
+    from shimmy_onboard.tui.app import exit_code
+
+    paths = home_paths(home)
+    paths.config_dir.parent.mkdir(parents=True)
+    paths.config_dir.write_text("a file where the config folder should be")
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("y")
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)  # nothing was recorded: still asking
+        await pilot.press("q")
+
+    outcome = app.return_value
+    assert outcome is not None and outcome.recorded is None and outcome.error
+    assert exit_code(outcome) == 3

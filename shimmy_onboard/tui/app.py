@@ -107,5 +107,9 @@ def run_onboarding(paths: ShimmyPaths, env: Mapping[str, str] | None = None) -> 
     """Run the app on this terminal; the exit code for ``shimmy-onboard``."""
     env = os.environ if env is None else env
     app = OnboardingApp(default_services(paths, env))
-    outcome = app.run() or app.outcome
+    return exit_code(app.run() or app.outcome)
+
+
+def exit_code(outcome: Outcome) -> int:
+    """0 when a decision was recorded or the person left; 3 when the config could not be written."""
     return EXIT_FAILED if outcome.error else EXIT_OK
