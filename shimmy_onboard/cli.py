@@ -15,6 +15,7 @@ import os
 import sys
 
 from shimmy_onboard import __version__
+from shimmy_onboard.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PROG
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the fast paths
 if TYPE_CHECKING:
@@ -25,12 +26,6 @@ if TYPE_CHECKING:
     from shimmy_onboard.consent import ConsentState
     from shimmy_onboard.paths import ShimmyPaths
 
-PROG = "shimmy-onboard"
-
-EXIT_OK = 0
-EXIT_VIOLATION = 1
-EXIT_USAGE = 2
-EXIT_FAILED = 3
 
 METRICS_VERBS = ("enable", "disable", "status", "preview", "export", "validate", "schema")
 

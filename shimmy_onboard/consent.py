@@ -36,20 +36,21 @@ OPT_OUT_VARIABLES = ("DO_NOT_TRACK", "SHIMMY_NO_METRICS")
 LEDGER_READ_LIMIT = 1024 * 1024
 
 
-def _is_set(value: str | None) -> bool:
+def is_flag_set(value: str | None) -> bool:
+    """An on/off environment variable is on: set to anything but empty or ``0``."""
     return value is not None and value.strip() not in ("", "0")
 
 
 def opt_out_variable(env: Mapping[str, str]) -> str | None:
     """The opt-out variable that is set, if any: it beats everything else."""
     for name in OPT_OUT_VARIABLES:
-        if _is_set(env.get(name)):
+        if is_flag_set(env.get(name)):
             return name
     return None
 
 
 def ci_variable_set(env: Mapping[str, str]) -> bool:
-    return _is_set(env.get("CI")) and env.get("CI", "").strip().lower() != "false"
+    return is_flag_set(env.get("CI")) and env.get("CI", "").strip().lower() != "false"
 
 
 class ConsentState:

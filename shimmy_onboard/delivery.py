@@ -40,6 +40,8 @@ import os
 import sys
 import time
 
+from shimmy_onboard.exits import EXIT_OK, EXIT_USAGE, PROG
+
 # Not typing.TYPE_CHECKING, and no dataclasses: ``send`` with metrics off must cost close
 # to a bare interpreter, and this module is imported before the consent gate.
 TYPE_CHECKING = False
@@ -54,7 +56,6 @@ if TYPE_CHECKING:
     from shimmy_onboard.paths import ShimmyPaths
     from shimmy_onboard.recorder import SessionRecorder, SessionSummary
 
-PROG = "shimmy-onboard"
 DEFAULT_ENDPOINT = "https://metrics.shimmy-ai.dev/v1/usage"
 DEADLINE_SECONDS = 5.0
 # ``send`` is a process Shimmy waits for: the interpreter's start before ``run_send`` and
@@ -63,8 +64,6 @@ PROCESS_START_AND_EXIT_SECONDS = 0.25
 # How long an aborted request thread is given to notice its socket was shut down.
 ABORT_GRACE_SECONDS = 0.2
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 
 LOGGER_NAME = "shimmy_onboard.delivery"
 
@@ -177,9 +176,10 @@ def deliver(
 ) -> None:
     """Build, validate, queue and send this session (with the queue) before ``deadline``."""
     from shimmy_onboard.clock import system_clock
+    from shimmy_onboard.consent import is_flag_set
 
     report = _checked_report(session_id, summary, version)
-    if _is_set(env.get("SHIMMY_METRICS_DEBUG")):
+    if is_flag_set(env.get("SHIMMY_METRICS_DEBUG")):
         _write_debug_body(paths, report, env)
         return
     now = system_clock()
@@ -456,10 +456,6 @@ def _shut_down(connection: socket.socket) -> None:
 # --- small things ---------------------------------------------------------------------------
 
 
-def _is_set(value: str | None) -> bool:
-    return value is not None and value.strip() not in ("", "0")
-
-
 def _reason(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
@@ -474,9 +470,11 @@ def _show_debug_log_on_stderr() -> None:
     """For the ``send`` command: debug lines go to stderr only with SHIMMY_METRICS_DEBUG."""
     import logging
 
+    from shimmy_onboard.consent import is_flag_set
+
     logger = logging.getLogger(LOGGER_NAME)
     logger.propagate = False  # never through a root handler somebody else configured
-    if _is_set(os.environ.get("SHIMMY_METRICS_DEBUG")):
+    if is_flag_set(os.environ.get("SHIMMY_METRICS_DEBUG")):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(f"{PROG}: debug: %(message)s"))
         logger.addHandler(handler)

@@ -19,12 +19,9 @@ import os
 import sys
 from collections.abc import Mapping
 
+from shimmy_onboard.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from shimmy_onboard.paths import ShimmyPaths, resolve_paths
 from shimmy_onboard.prompt import Ending, PromptResult, run_prompt
-
-EXIT_OK = 0
-EXIT_FAILED = 3
-EXIT_INTERRUPTED = 130
 
 #: TERM values that promise no cursor movement or colours: the TUI cannot draw there.
 PLAIN_TERMS = ("", "dumb", "unknown")

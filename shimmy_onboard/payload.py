@@ -33,6 +33,8 @@ from shimmy_onboard.recorder import (
     MAX_TOKENS,
 )
 from shimmy_onboard.vocab import (
+    MAX_RAW_VERSION_LENGTH,
+    MAX_VERSION_LENGTH,
     SCHEMA_VERSION,
     DeploymentType,
     Endpoint,
@@ -84,7 +86,6 @@ _VERSION_PRERELEASE = r"(-(" + "|".join(PRERELEASE_LABELS) + r")(\.?(0|[1-9][0-9
 LONGEST_VERSION = "999.999.9999-preview.9999"
 UNKNOWN_VERSION = "unknown"
 VERSION_PATTERN = f"^({_VERSION_CORE}{_VERSION_PRERELEASE}|{UNKNOWN_VERSION})$"
-MAX_VERSION_LENGTH = 32
 _VERSION = re.compile(VERSION_PATTERN)
 # A build suffix (1.3.2+abc123) is dropped, not a reason to send unknown.
 _BUILD_SUFFIX = re.compile(r"\+[0-9A-Za-z.-]*\Z")
@@ -274,7 +275,7 @@ def shipped_json_schema_text() -> str:
 
 def normalize_version(raw: str | None) -> str:
     """``1.3.2`` and ``v2.5.0-rc.1`` as such; anything else (or nothing) is ``unknown``."""
-    if not isinstance(raw, str) or len(raw) > 4 * MAX_VERSION_LENGTH:
+    if not isinstance(raw, str) or len(raw) > MAX_RAW_VERSION_LENGTH:
         return UNKNOWN_VERSION
     text = _BUILD_SUFFIX.sub("", raw.strip())
     if text[:1] in ("v", "V"):

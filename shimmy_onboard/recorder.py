@@ -39,7 +39,12 @@ from typing import Protocol
 
 from shimmy_onboard.clock import Clock, parse_utc, system_clock
 from shimmy_onboard.consent import ci_variable_set
-from shimmy_onboard.vocab import DeploymentType, Endpoint, IntegrationType
+from shimmy_onboard.vocab import (
+    MAX_RAW_VERSION_LENGTH,
+    DeploymentType,
+    Endpoint,
+    IntegrationType,
+)
 
 # --- Bounds --------------------------------------------------------------------------
 # A hostile events file cannot push a number past these; payload.py enforces the same
@@ -56,8 +61,6 @@ MAX_LATENCY_MS = 10 * 60 * 1000
 #: models_used_count: distinct models are counted exactly up to this many, then the
 #: count stays here (it is also the cap on the fingerprints kept in memory).
 MAX_MODELS = 10_000
-#: A ``version`` longer than this is dropped (payload.py then says ``unknown``).
-MAX_VERSION_LENGTH = 64
 #: A line of the events file longer than this (in characters) is skipped unread.
 MAX_LINE_LENGTH = 64 * 1024
 
@@ -280,7 +283,7 @@ def _clock_seconds(clock: Clock) -> float:
 
 
 def _clean_version(version: object) -> str | None:
-    if isinstance(version, str) and 0 < len(version) <= MAX_VERSION_LENGTH:
+    if isinstance(version, str) and 0 < len(version) <= MAX_RAW_VERSION_LENGTH:
         return version
     return None
 

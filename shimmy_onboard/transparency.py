@@ -30,18 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shimmy_onboard.clock import Clock, format_utc, system_clock
+from shimmy_onboard.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, PROG
 
 if TYPE_CHECKING:
     from shimmy_onboard.hardware import MachineFacts
     from shimmy_onboard.paths import ShimmyPaths
     from shimmy_onboard.privacy import CheckResult
 
-PROG = "shimmy-onboard"
-
-EXIT_OK = 0
-EXIT_VIOLATION = 1
-EXIT_USAGE = 2
-EXIT_FAILED = 3
 
 # A body is at most 50 sessions of under 1 KB; a file far bigger is not a payload.
 MAX_FILE_BYTES = 4 * 1024 * 1024

@@ -16,6 +16,12 @@ from enum import Enum
 #: the payload gains or changes fields this goes up and everybody is asked again.
 SCHEMA_VERSION = 1
 
+#: The longest ``version`` the payload carries (payload.py's pattern admits 25 characters).
+MAX_VERSION_LENGTH = 32
+#: The longest raw version string worth reading: longer cannot become a version even once
+#: a ``+build`` suffix is dropped. The recorder keeps no more; payload.py accepts no more.
+MAX_RAW_VERSION_LENGTH = 4 * MAX_VERSION_LENGTH
+
 
 class Platform(str, Enum):
     LINUX_X64 = "linux-x64"

@@ -11,13 +11,11 @@ from textual.app import App
 from textual.screen import Screen
 
 from shimmy_onboard.consent import ConsentState, DecisionChange, load_state, record_decision
+from shimmy_onboard.exits import EXIT_FAILED, EXIT_OK
 from shimmy_onboard.paths import ShimmyPaths
 from shimmy_onboard.styles import stylesheet_paths
 from shimmy_onboard.tui.services import Services, default_services
 from shimmy_onboard.vocab import ConsentSource, Decision
-
-EXIT_OK = 0
-EXIT_FAILED = 3
 
 #: Below 100 columns the panes stack; the styles key off these screen classes.
 BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
