@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shimmy_onboard.clock import Clock, parse_utc, system_clock
 from shimmy_onboard.consent import ci_variable_set
@@ -45,6 +45,9 @@ from shimmy_onboard.vocab import (
     Endpoint,
     IntegrationType,
 )
+
+if TYPE_CHECKING:
+    import threading
 
 # --- Bounds --------------------------------------------------------------------------
 # A hostile events file cannot push a number past these; payload.py enforces the same
@@ -517,6 +520,19 @@ class SessionRecorder:
         return _summarise(
             self._counts(), self._started_at, end, self.version, self._env, self._root
         )
+
+    def finish(
+        self, shimmy_version: str | None = None, ended_at: datetime | None = None
+    ) -> threading.Thread | None:
+        """At shutdown, for a caller that embeds the package: what ``send`` does, in process.
+
+        Returns the daemon thread that builds, validates, queues and sends this session
+        within the same 5 s deadline as ``send`` (join it with a timeout to wait), or None
+        when metrics are not sending: then nothing was read, queued or sent.
+        """
+        from shimmy_onboard.delivery import finish_in_background
+
+        return finish_in_background(self, shimmy_version, ended_at)
 
 
 def _integration_type(counts: _Counts) -> IntegrationType:

@@ -550,7 +550,7 @@ def test_a_bad_send_flag_gets_argparse_s_usage_message(paths: ShimmyPaths) -> No
     assert "Traceback" not in run.stderr
 
 
-# --- in process: finish_in_background -------------------------------------------------------
+# --- in process: SessionRecorder.finish -------------------------------------------------------
 
 
 def test_an_embedding_caller_sends_its_session_on_a_background_thread(
@@ -559,7 +559,7 @@ def test_an_embedding_caller_sends_its_session_on_a_background_thread(
     monkeypatch.setenv("SHIMMY_METRICS_ENDPOINT", ok_server.url)
     recorder = SessionRecorder()
     recorder.record_request("/v1/models?x=/home/me", latency_ms=20, user_agent="curl/8.5")
-    thread = finish_in_background(recorder, shimmy_version="1.3.2")
+    thread = recorder.finish(shimmy_version="1.3.2")
     assert thread is not None and thread.daemon
     thread.join(10)
     assert not thread.is_alive()
