@@ -196,38 +196,45 @@ class _StrictJsonContext:
 
 
 def parse_json(text: str) -> Any:
-    """``json.loads`` for one document, without importing ``json``.
+    """``json.loads`` for one document; raises ValueError (or RecursionError) as it does.
 
     Importing ``json`` (and the ``re`` it needs) costs ten milliseconds here, more than
-    ``--first-run`` may spend in all; CPython's C scanner, which ``json.loads`` itself uses,
-    costs nothing. Elsewhere (another interpreter) this is plain ``json.loads``.
+    ``--first-run`` may spend in all, so a well-formed document goes through CPython's C
+    scanner directly, which ``json.loads`` itself uses and which costs nothing to import.
+    Anything else is handed to ``json.loads``: the scanner's own errors need
+    ``json.decoder`` loaded (on 3.10 and 3.11 it fails with a SystemError otherwise), and
+    ``json.loads`` says best what is wrong. A broken file may pay for the import.
     """
     try:
-        from _json import make_scanner
-    except ImportError:  # pragma: no cover - CPython always has it
-        import json
+        return _scan_well_formed(text)
+    except RecursionError:
+        raise
+    except Exception:
+        pass
+    import json
 
-        return json.loads(text)
-    start = len(text) - len(text.lstrip(" \t\n\r"))
     try:
-        scan = make_scanner(_StrictJsonContext())  # type: ignore[arg-type]  # a duck-typed context
-        value, end = scan(text, start)
-    except StopIteration as stop:
-        raise ValueError(f"expecting a value {_position(text, stop.value)}") from None
-    except ValueError as error:  # json.JSONDecodeError: msg, pos
-        message = getattr(error, "msg", str(error))
-        position = getattr(error, "pos", None)
-        where = "" if position is None else " " + _position(text, position)
-        raise ValueError(f"{message[:1].lower()}{message[1:]}{where}") from None
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        message = error.msg[:1].lower() + error.msg[1:]
+        raise ValueError(f"{message}, {_position(text, error.pos)}") from None
+
+
+def _scan_well_formed(text: str) -> Any:
+    from _json import make_scanner
+
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    scan = make_scanner(_StrictJsonContext())  # type: ignore[arg-type]  # a duck-typed context
+    value, end = scan(text, start)
     if text[end:].strip(" \t\n\r"):
-        raise ValueError(f"extra data {_position(text, end)}")
+        raise ValueError("extra data")
     return value
 
 
 def _position(text: str, index: int) -> str:
     line = text.count("\n", 0, index) + 1
     column = index - text.rfind("\n", 0, index)
-    return f"at line {line}, column {column}"
+    return f"line {line}, column {column}"
 
 
 def _parse_metrics(document: dict[str, Any]) -> tuple[MetricsSection, bool, str | None]:
@@ -311,7 +318,7 @@ def update_metrics(
     except OSError as error:
         raise ConfigWriteError(f"cannot create {paths.config_dir}: {_reason(error)}") from error
     with _ConfigLock(paths):
-        _remove_abandoned_temp_files(paths.config_file)
+        remove_abandoned_temp_files(paths.config_file)
         before = read_config(paths)
         backup = _keep_unusable(before, clock()) if before.problem else None
         metrics = change(before.metrics)
@@ -334,7 +341,12 @@ def _merged_document(before: ConfigSnapshot, metrics: MetricsSection) -> dict[st
 
 
 def _keep_unusable(before: ConfigSnapshot, now: datetime) -> Path | None:
-    """Copy an unusable config aside before it is replaced; returns the copy's path."""
+    """Move an unusable config aside before it is replaced; returns where it went.
+
+    A rename, not a copy: atomic, and whatever the file's size. Until the new file is
+    written (under the same lock, a moment later) there is no config, which reads as
+    undecided: the safe side.
+    """
     from pathlib import Path
 
     path = Path(before.path)
@@ -344,9 +356,7 @@ def _keep_unusable(before: ConfigSnapshot, now: datetime) -> Path | None:
         raise ConfigWriteError(f"{path} is a directory, not a file; move it away and try again")
     target = _free_name(path.with_name(f"{path.name}.corrupt-{file_stamp(now)}"))
     try:
-        with open(path, "rb") as source:
-            content = source.read()
-        write_bytes_atomically(target, content)
+        os.rename(path, target)
     except OSError as error:
         raise ConfigWriteError(
             f"{path} is unusable and could not be kept aside ({_reason(error)}); "
@@ -360,7 +370,7 @@ def _temp_name(path: str) -> str:
     return os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
-def _remove_abandoned_temp_files(path: Path) -> None:
+def remove_abandoned_temp_files(path: Path) -> None:
     """Delete temp files a killed writer left behind.
 
     Writers hold the lock while their temp file exists, so under the lock every temp file
@@ -433,8 +443,16 @@ def _fsync_directory(directory: str) -> None:
         os.close(descriptor)
 
 
+#: How long a writer waits for another to finish before giving up with a message.
+LOCK_WAIT_SECONDS = 5.0
+
+
 class _ConfigLock:
-    """An exclusive lock on the config, across processes. The OS drops it if we are killed."""
+    """An exclusive lock on the config, across processes. The OS drops it if we are killed.
+
+    Waits at most LOCK_WAIT_SECONDS: a writer that was stopped (not killed) holding it
+    must not hang every other command.
+    """
 
     def __init__(self, paths: ShimmyPaths) -> None:
         self._paths = paths
@@ -448,25 +466,52 @@ class _ConfigLock:
                 f"cannot write in {self._paths.config_dir}: {_reason(error)}"
             ) from error
         try:
-            _lock_descriptor(self._descriptor)
+            locked = _lock_descriptor(self._descriptor, LOCK_WAIT_SECONDS)
         except BaseException:
             os.close(self._descriptor)
             raise
+        if not locked:
+            os.close(self._descriptor)
+            raise ConfigWriteError(
+                f"another program has been changing {self._paths.config_file} for "
+                f"{LOCK_WAIT_SECONDS:.0f} s; nothing was changed, try again"
+            )
 
     def __exit__(self, *exc_info: object) -> None:
         os.close(self._descriptor)
 
 
+def _lock_descriptor(descriptor: int, wait_seconds: float) -> bool:
+    """Take the lock, trying again for ``wait_seconds``; False if it could not be had."""
+    import time
+
+    give_up = time.monotonic() + wait_seconds
+    while True:
+        if _try_lock(descriptor):
+            return True
+        if time.monotonic() >= give_up:
+            return False
+        time.sleep(0.01)
+
+
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
 
-    def _lock_descriptor(descriptor: int) -> None:
+    def _try_lock(descriptor: int) -> bool:
         import msvcrt
 
-        msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)
+        try:
+            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
 
 else:
 
-    def _lock_descriptor(descriptor: int) -> None:
+    def _try_lock(descriptor: int) -> bool:
         import fcntl
 
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True

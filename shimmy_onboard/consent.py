@@ -280,9 +280,17 @@ def append_ledger(
 
 
 def read_ledger(paths: ShimmyPaths) -> list[dict[str, Any]]:
-    """Every well-formed ledger entry, oldest first; damaged lines are skipped."""
+    """The well-formed ledger entries, oldest first; damaged lines are skipped.
+
+    Only the last LEDGER_READ_LIMIT bytes are read: the latest changes are the ones that
+    matter, and a ledger grown huge must not slow ``status`` down.
+    """
     try:
         with open(paths.ledger_file_path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > LEDGER_READ_LIMIT:
+                handle.seek(size - LEDGER_READ_LIMIT)
+                handle.readline()  # the first line read would be cut: skip it
             raw = handle.read(LEDGER_READ_LIMIT)
     except OSError:
         return []

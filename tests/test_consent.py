@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -156,3 +157,35 @@ def test_nobody_is_asked_in_ci_or_without_a_terminal(
     env: dict[str, str], stdin: bool, stdout: bool, reason: str | None
 ) -> None:
     assert nobody_to_ask(env, stdin, stdout) == reason
+
+
+def test_status_reads_the_latest_change_from_a_huge_ledger(paths: ShimmyPaths) -> None:
+    record_decision(paths, enable=True, source=ConsentSource.CLI)
+    old = json.dumps({"time": "2020-01-01T00:00:00Z", "from": "a", "to": "b", "source": "cli"})
+    with open(paths.ledger_file, "w") as ledger:
+        ledger.write((old + "\n") * 20_000)  # well over the 1 MiB that is read
+    record_decision(paths, enable=False, source=ConsentSource.TUI, clock=fixed_clock)
+
+    entries = read_ledger(paths)
+
+    assert entries[-1]["to"] == "disabled"
+    assert entries[-1]["source"] == "tui"
+
+
+def test_a_writer_stuck_holding_the_lock_does_not_hang_the_next_one(
+    paths: ShimmyPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from shimmy_onboard.config import ConfigWriteError
+
+    monkeypatch.setattr("shimmy_onboard.config.LOCK_WAIT_SECONDS", 0.3)
+    paths.config_dir.mkdir(parents=True)
+    with open(paths.lock_file, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a stopped writer would hold it
+        with pytest.raises(ConfigWriteError, match="try again"):
+            record_decision(paths, enable=True, source=ConsentSource.CLI)
+
+    assert not paths.config_file.exists()
+    record_decision(paths, enable=True, source=ConsentSource.CLI)
+    assert load_state(paths, {}).sending
