@@ -97,23 +97,16 @@ def _run(arguments: list[str]) -> int:
 
 def first_run() -> int:
     """Ask for consent only when it is needed and somebody can answer; else return at once."""
-    from shimmy_onboard.consent import load_state, nobody_to_ask
+    from shimmy_onboard.consent import is_terminal, load_state, nobody_to_ask
     from shimmy_onboard.paths import resolve_paths
 
-    if nobody_to_ask(os.environ, _isatty(sys.stdin), _isatty(sys.stdout)) is not None:
+    if nobody_to_ask(os.environ, is_terminal(sys.stdin), is_terminal(sys.stdout)) is not None:
         return EXIT_OK
     if load_state(resolve_paths()).decided:
         return EXIT_OK
     from shimmy_onboard.onboarding import ask_first_run
 
     return ask_first_run()
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
-    except (ValueError, OSError):
-        return False
 
 
 # --- arguments -------------------------------------------------------------------------

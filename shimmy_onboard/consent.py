@@ -140,6 +140,14 @@ def load_state(paths: ShimmyPaths, env: Mapping[str, str] | None = None) -> Cons
     )
 
 
+def is_terminal(stream: object) -> bool:
+    """Whether ``stream`` is an open terminal (a closed or missing stream is not)."""
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (ValueError, OSError):
+        return False
+
+
 def nobody_to_ask(
     env: Mapping[str, str], stdin_is_terminal: bool, stdout_is_terminal: bool
 ) -> str | None:
@@ -238,14 +246,29 @@ def _decision_of(metrics: MetricsSection) -> Decision:
 
 
 def discard_queue(paths: ShimmyPaths) -> None:
-    """Disabling deletes whatever was waiting to be sent."""
+    """Disabling deletes whatever was waiting to be sent.
+
+    Under the queue lock, so that a ``send`` running right now cannot write the queue back
+    after it is gone (the sender checks consent again under the same lock). A lock held
+    longer than the outbox's short patience does not stop the delete: disabling wins.
+    """
+    from shimmy_onboard.outbox import OutboxBusy, queue_lock  # only disabling needs it
+
+    def delete() -> None:
+        try:
+            os.unlink(paths.queue_file)
+        except OSError:
+            # Missing, or not deletable: nothing is ever sent while disabled, so a queue
+            # we could not delete is inert.
+            pass
+
     try:
-        os.unlink(paths.queue_file)
-    except FileNotFoundError:
+        with queue_lock(paths):
+            delete()
+            return
+    except (OSError, OutboxBusy):  # a state dir we cannot write, or a stuck holder
         pass
-    except OSError:
-        # Nothing is ever sent while disabled, so a queue we could not delete is inert.
-        pass
+    delete()
 
 
 # --- the consent ledger ---------------------------------------------------------------
