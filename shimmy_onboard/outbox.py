@@ -31,11 +31,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shimmy_onboard.clock import format_utc, parse_utc
-from shimmy_onboard.config import write_bytes_atomically
+from shimmy_onboard.config import remove_abandoned_temp_files, write_bytes_atomically
 from shimmy_onboard.paths import ShimmyPaths
+
+if TYPE_CHECKING:
+    import logging
 
 QUEUE_FORMAT = 1
 MAX_QUEUED_SESSIONS = 50
@@ -48,6 +51,9 @@ MAX_FILE_BYTES = 1024 * 1024
 # Queue writes take milliseconds; a lock held longer than this belongs to a stuck process.
 QUEUE_LOCK_PATIENCE_SECONDS = 1.0
 
+
+# The sender's logger: what is dropped from the queue is part of what a send did.
+LOGGER_NAME = "shimmy_onboard.delivery"
 
 T = TypeVar("T")
 
@@ -148,18 +154,72 @@ def _read_json(path: Path) -> object:
 # --- writing -------------------------------------------------------------------------------
 
 
-def enqueue(paths: ShimmyPaths, report: Mapping[str, Any], now: datetime) -> QueuedSession:
+def enqueue(
+    paths: ShimmyPaths,
+    report: Mapping[str, Any],
+    now: datetime,
+    still_allowed: Callable[[], bool] | None = None,
+) -> QueuedSession | None:
     """Append one session's report to the queue, dropping what is over the bounds.
 
+    ``still_allowed`` is asked under the queue lock, just before the write: when it says
+    no (metrics were disabled meanwhile), nothing is written and None is returned. Under
+    the same lock, disabling deletes the queue, so a session is never queued after it.
     Raises OSError when the state dir cannot be written, OutboxBusy when the lock is held.
     """
     entry = QueuedSession(
         entry_id=os.urandom(8).hex(), queued_at=format_utc(now), report=dict(report)
     )
-    with _queue_lock(paths):
+    with queue_lock(paths):
+        if still_allowed is not None and not still_allowed():
+            return None
         entries = [*load_entries(paths), entry]
         _write_queue(paths, bounded(entries, now))
     return entry
+
+
+def sendable_entries(
+    paths: ShimmyPaths, now: datetime, *, prune: bool = True
+) -> list[QueuedSession]:
+    """The queued sessions the next send transmits, oldest first: THE one filter.
+
+    Within the bounds (50 sessions, 30 days) and passing every privacy check: anything
+    else in queue.json (planted by hand, left by an older version, expired) is never
+    sent. ``send`` and ``preview`` both use this list, so preview shows what is sent.
+    With ``prune``, the dropped sessions are also taken out of the file, under the lock;
+    without it (preview) nothing is written. Never raises for a busy lock or a
+    read-only state dir: the filtered list is what matters.
+    """
+    entries = load_entries(paths)
+    kept = _passing(bounded(entries, now))
+    if prune and len(kept) < len(entries):
+        _prune_queue(paths, now)
+    return kept
+
+
+def _passing(entries: list[QueuedSession]) -> list[QueuedSession]:
+    from shimmy_onboard.privacy import check_report  # pydantic: only with a queue to check
+
+    kept = []
+    for entry in entries:
+        failed = [check for check in check_report(entry.report) if not check.passed]
+        if failed:
+            reasons = "; ".join(f"{check.name}: {check.detail}" for check in failed)
+            _log().debug("a queued session was dropped, never sent: %s", reasons)
+        else:
+            kept.append(entry)
+    return kept
+
+
+def _prune_queue(paths: ShimmyPaths, now: datetime) -> None:
+    try:
+        with queue_lock(paths):
+            if not os.path.exists(paths.queue_file):
+                return  # disabled meanwhile: not brought back
+            # Read again under the lock: another process may have queued one since.
+            _write_queue(paths, _passing(bounded(load_entries(paths), now)))
+    except (OSError, OutboxBusy) as error:
+        _log().debug("the dropped sessions could not be taken out of the queue: %s", error)
 
 
 def remove_sent(paths: ShimmyPaths, sent_ids: Iterable[str]) -> None:
@@ -168,7 +228,7 @@ def remove_sent(paths: ShimmyPaths, sent_ids: Iterable[str]) -> None:
     A queue that is gone (metrics were disabled meanwhile) is not brought back.
     """
     sent = set(sent_ids)
-    with _queue_lock(paths):
+    with queue_lock(paths):
         if not os.path.exists(paths.queue_file):
             return
         entries = load_entries(paths)
@@ -184,7 +244,7 @@ def record_sent(paths: ShimmyPaths, body: bytes, sessions: int, now: datetime) -
         "sha256": hashlib.sha256(body).hexdigest(),
         "sessions": sessions,
     }
-    with _queue_lock(paths):
+    with queue_lock(paths):
         entries = [*load_sent_log(paths), entry]
         kept = _within_bounds(entries, now, lambda item: item["time"], MAX_SENT_LOG_ENTRIES)
         lines = "".join(json.dumps(item, separators=(",", ":")) + "\n" for item in kept)
@@ -228,8 +288,14 @@ def _open_lock(paths: ShimmyPaths, name: str) -> int:
 
 
 @contextmanager
-def _queue_lock(paths: ShimmyPaths) -> Iterator[None]:
-    """Held for the few milliseconds of a read-modify-write of the queue or the sent log."""
+def queue_lock(paths: ShimmyPaths) -> Iterator[None]:
+    """Held for the few milliseconds of a read-modify-write of the queue or the sent log.
+
+    Waits at most QUEUE_LOCK_PATIENCE_SECONDS, then raises OutboxBusy; raises OSError
+    when the state dir cannot be created. Once held, the temp files of a writer killed
+    mid-write are swept: every writer of these two files holds this lock while its temp
+    file exists, so any found now is abandoned.
+    """
     descriptor = _open_lock(paths, "queue")
     try:
         deadline = time.monotonic() + QUEUE_LOCK_PATIENCE_SECONDS
@@ -237,6 +303,8 @@ def _queue_lock(paths: ShimmyPaths) -> Iterator[None]:
             if time.monotonic() >= deadline:
                 raise OutboxBusy("the metrics queue is locked by another process")
             time.sleep(0.01)
+        remove_abandoned_temp_files(paths.queue_file)
+        remove_abandoned_temp_files(paths.sent_log_file)
         yield
     finally:
         os.close(descriptor)  # closing the descriptor releases the lock
@@ -257,6 +325,12 @@ def send_slot(paths: ShimmyPaths) -> Iterator[bool]:
         yield _try_lock(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _log() -> logging.Logger:
+    import logging
+
+    return logging.getLogger(LOGGER_NAME)
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
