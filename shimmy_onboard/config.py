@@ -139,14 +139,54 @@ def _exists(path: str) -> bool:
         return False
 
 
+class NotARegularFile(OSError):
+    """A directory, FIFO, device or socket where a file of ours should be."""
+
+
+def open_regular_file(
+    path: str | os.PathLike[str], flags: int = os.O_RDONLY, mode: int = 0o600
+) -> int:
+    """``os.open`` for our own files, refusing anything but a regular file.
+
+    O_NONBLOCK so that a FIFO planted where a file should be cannot block the open
+    (reading one would wait for a writer forever: ``--first-run`` would hang Shimmy);
+    the type is checked on the open descriptor, so nothing can be swapped in between.
+    """
+    descriptor = os.open(path, flags | os.O_NONBLOCK, mode)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        kind = _file_kind(mode)
+        if kind is not None:
+            raise NotARegularFile(f"{os.fspath(path)} is {kind}, not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _file_kind(mode: int) -> str | None:
+    import stat
+
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    return "a device or socket"
+
+
 def _read_file(path: str) -> ConfigSnapshot:
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(open_regular_file(path), "rb") as handle:
             raw = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         return ConfigSnapshot(path=path)
-    except IsADirectoryError:
-        return ConfigSnapshot(path=path, exists=True, problem="it is a directory, not a file")
+    except NotARegularFile as error:
+        kind = str(error).rsplit(" is ", 1)[-1]
+        return ConfigSnapshot(path=path, exists=True, problem=f"it is {kind}")
     except OSError as error:
         unreadable = f"it cannot be read ({_reason(error)})"
         return ConfigSnapshot(path=path, exists=True, problem=unreadable)
@@ -180,19 +220,32 @@ def _parse_document(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return document, None
 
 
+_INFINITY = float("inf")
+
+
+def _finite_float(text: str) -> float:
+    # 1e999 is JSON, but Python reads it as infinity and would write it back as
+    # Infinity, which is not: strict readers (Shimmy's own) would reject the file.
+    value = float(text)
+    if value in (_INFINITY, -_INFINITY):
+        raise ValueError(f"the number {text[:20]} is too large to keep exactly")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
 class _StrictJsonContext:
     """What CPython's C JSON scanner reads from a decoder: ``json.loads``'s own defaults."""
 
     strict = True
     object_hook = None
     object_pairs_hook = None
-    parse_float = float
+    parse_float = staticmethod(_finite_float)
     parse_int = int
+    parse_constant = staticmethod(_no_constant)
     memo: dict[str, str] = {}  # noqa: RUF012 - the scanner's own cache, as in json.JSONDecoder
-
-    @staticmethod
-    def parse_constant(name: str) -> float:
-        raise ValueError(f"{name} is not JSON")
 
 
 def parse_json(text: str) -> Any:
@@ -214,7 +267,7 @@ def parse_json(text: str) -> Any:
     import json
 
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         message = error.msg[:1].lower() + error.msg[1:]
         raise ValueError(f"{message}, {_position(text, error.pos)}") from None
@@ -322,8 +375,22 @@ def update_metrics(
         before = read_config(paths)
         backup = _keep_unusable(before, clock()) if before.problem else None
         metrics = change(before.metrics)
-        _write_atomically(paths.config_file, _merged_document(before, metrics))
+        _write_atomically(_write_target(paths, backup), _merged_document(before, metrics))
     return WriteResult(before=before, metrics=metrics, backup=backup)
+
+
+def _write_target(paths: ShimmyPaths, backup: Path | None) -> Path:
+    """Where the new config goes: through a symlink (dotfiles) to its target, if it has one.
+
+    Replacing the link itself would leave the user's real file stale. An unusable file was
+    moved aside (``backup``), link and all: then a plain file takes its place.
+    """
+    from pathlib import Path
+
+    link = paths.config_file
+    if backup is None and os.path.islink(link):
+        return Path(os.path.realpath(link))
+    return link
 
 
 def _merged_document(before: ConfigSnapshot, metrics: MetricsSection) -> dict[str, Any]:
@@ -399,7 +466,11 @@ def _free_name(candidate: Path) -> Path:
 def _write_atomically(path: Path, document: dict[str, Any]) -> None:
     import json
 
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    try:
+        # allow_nan=False: never write NaN or Infinity, which are not JSON.
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError as error:
+        raise ConfigWriteError(f"cannot write {path}: {error}") from error
     try:
         write_bytes_atomically(path, text.encode("utf-8"))
     except OSError as error:

@@ -18,7 +18,13 @@ import os
 
 from shimmy_onboard import __version__
 from shimmy_onboard.clock import format_utc, system_clock
-from shimmy_onboard.config import MetricsSection, parse_json, read_config, update_metrics
+from shimmy_onboard.config import (
+    MetricsSection,
+    open_regular_file,
+    parse_json,
+    read_config,
+    update_metrics,
+)
 from shimmy_onboard.vocab import SCHEMA_VERSION, ConsentSource, Decision
 
 TYPE_CHECKING = False
@@ -291,7 +297,7 @@ def append_ledger(
     line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
     try:
         paths.metrics_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(paths.ledger_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        descriptor = open_regular_file(paths.ledger_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             # One write of one short line with O_APPEND: concurrent writers do not interleave.
             os.write(descriptor, line)
@@ -309,7 +315,7 @@ def read_ledger(paths: ShimmyPaths) -> list[dict[str, Any]]:
     matter, and a ledger grown huge must not slow ``status`` down.
     """
     try:
-        with open(paths.ledger_file_path, "rb") as handle:
+        with os.fdopen(open_regular_file(paths.ledger_file_path), "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > LEDGER_READ_LIMIT:
                 handle.seek(size - LEDGER_READ_LIMIT)

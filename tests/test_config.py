@@ -261,3 +261,79 @@ def test_deleting_the_file_means_undecided_again(paths: ShimmyPaths) -> None:
     paths.config_file.unlink()
 
     assert load_state(paths).decision is Decision.UNDECIDED
+
+
+@pytest.mark.parametrize("verb", ["status", "enable"])
+def test_a_named_pipe_where_the_config_should_be_never_hangs(paths: ShimmyPaths, verb: str) -> None:
+    paths.config_dir.mkdir(parents=True)
+    os.mkfifo(paths.config_file)
+
+    result = run_cli(["config", "--metrics", verb], timeout=10)
+
+    assert result.returncode == 0
+    assert ("named pipe" if verb == "status" else "kept as") in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_first_run_on_a_terminal_never_hangs_on_a_named_pipe(paths: ShimmyPaths) -> None:
+    import subprocess
+
+    paths.config_dir.mkdir(parents=True)
+    os.mkfifo(paths.config_file)
+    primary, secondary = os.openpty()
+    try:
+        # With TERM=dumb and a pty, --first-run reads the config, then asks on the prompt.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shimmy_onboard", "--first-run"],
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+            env={**os.environ, "TERM": "dumb"},
+        )
+        os.write(primary, b"n\n")
+        assert process.wait(timeout=10) == 0
+    finally:
+        os.close(primary)
+        os.close(secondary)
+
+
+def test_a_named_pipe_as_the_ledger_never_hangs(paths: ShimmyPaths) -> None:
+    paths.metrics_dir.mkdir(parents=True)
+    os.mkfifo(paths.ledger_file)
+
+    status = run_cli(["config", "--metrics", "status"], timeout=10)
+    enable = run_cli(["config", "--metrics", "enable"], timeout=10)
+
+    assert status.returncode == 0
+    assert enable.returncode == 0
+    assert "consent ledger" in enable.stderr
+    assert json.loads(paths.config_file.read_text())["metrics"]["enabled"] is True
+
+
+@pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"NaN", b"Infinity"])
+def test_numbers_json_cannot_hold_are_never_written_back(paths: ShimmyPaths, number: bytes) -> None:
+    original = b'{"shimmy": {"max_tokens": ' + number + b'}, "metrics": {}}'
+    write_config(paths, original)
+
+    assert run_cli(["config", "--metrics", "enable"]).returncode == 0
+
+    written = paths.config_file.read_text()
+    assert "Infinity" not in written and "NaN" not in written
+    json.loads(written, parse_constant=lambda name: pytest.fail(f"{name} written"))
+    [kept] = corrupt_copies(paths)
+    assert kept.read_bytes() == original
+
+
+def test_a_symlinked_config_is_written_through_the_link(paths: ShimmyPaths, tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles" / "shimmy.json"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text('{"port": 11435}')
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.symlink_to(dotfiles)
+
+    assert run_cli(["config", "--metrics", "enable"]).returncode == 0
+
+    assert paths.config_file.is_symlink()
+    document = json.loads(dotfiles.read_text())
+    assert document["port"] == 11435
+    assert document["metrics"]["enabled"] is True
