@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import logging
     import socket
     import threading
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from datetime import datetime
     from typing import Any
 
@@ -63,6 +63,12 @@ DEADLINE_SECONDS = 5.0
 PROCESS_START_AND_EXIT_SECONDS = 0.25
 # How long an aborted request thread is given to notice its socket was shut down.
 ABORT_GRACE_SECONDS = 0.2
+# Reading the events file stops this long before the deadline: what is left is for the
+# rest of the work (pydantic's import, detection, building, the privacy check, queueing:
+# about 0.5 s) and the POST (about 2 s: DNS, connect, TLS, upload, answer). From the
+# 4.75 s ``send`` has, the file gets about 2.2 s, a few million lines on a laptop; a
+# bigger one is not counted this time (see deliver_events).
+AFTER_READING_SECONDS = 2.5
 
 
 LOGGER_NAME = "shimmy_onboard.delivery"
@@ -79,13 +85,12 @@ def run_send(events: str | None, shimmy_version: str | None) -> int:
     if not state.sending or state.session_id is None:
         return EXIT_OK
     _show_debug_log_on_stderr()
+    version = shimmy_version or os.environ.get("SHIMMY_VERSION") or None
     try:
-        summary = _summary_of(events)
+        deliver_events(paths, state.session_id, events, version, deadline, os.environ)
     except OSError as error:
         print(f"{PROG}: cannot read the events file {events}: {_reason(error)}", file=sys.stderr)
         return EXIT_USAGE
-    version = shimmy_version or os.environ.get("SHIMMY_VERSION") or None
-    deliver(paths, state.session_id, summary, version, deadline, os.environ)
     return EXIT_OK
 
 
@@ -114,13 +119,40 @@ def parse_send_arguments(arguments: list[str]) -> tuple[str | None, str | None] 
     return values.get("--events"), values.get("--shimmy-version")
 
 
-def _summary_of(events: str | None) -> SessionSummary:
-    from shimmy_onboard.recorder import SessionRecorder, read_events
+def deliver_events(
+    paths: ShimmyPaths,
+    session_id: str,
+    events: str | None,
+    version: str | None,
+    deadline: float,
+    env: Mapping[str, str],
+) -> None:
+    """What ``send`` does once past the consent gate: read, then :func:`deliver`.
+
+    The events file is read until ``AFTER_READING_SECONDS`` before ``deadline``. A file
+    not read to its end by then is not counted: this session is not queued (a partial
+    count would be an estimate), and the queue is still sent with the time left. Raises
+    OSError (nothing sent) when the file cannot be opened or is not a regular file.
+    """
+    summary = _summary_of(events, deadline - AFTER_READING_SECONDS)
+    deliver(paths, session_id, summary, version, deadline, env)
+
+
+def _summary_of(events: str | None, read_deadline: float) -> SessionSummary | None:
+    from shimmy_onboard.recorder import ReadDeadlinePassed, SessionRecorder, read_events
 
     if events is None:
         # No events file: an empty session, ending now.
         return SessionRecorder().summary()
-    return read_events(events).summary
+    try:
+        return read_events(events, deadline=read_deadline).summary
+    except ReadDeadlinePassed as error:
+        _log().debug(
+            "this session was not queued: its events file could not be counted in time "
+            "(%s); the queue is still sent",
+            error,
+        )
+        return None
 
 
 def finish_in_background(
@@ -169,23 +201,42 @@ def finish_in_background(
 def deliver(
     paths: ShimmyPaths,
     session_id: str,
-    summary: SessionSummary,
+    summary: SessionSummary | None,
     version: str | None,
     deadline: float,
     env: Mapping[str, str],
 ) -> None:
-    """Build, validate, queue and send this session (with the queue) before ``deadline``."""
+    """Build, validate, queue and send this session (with the queue) before ``deadline``.
+
+    ``summary`` None: there is no session to add (its file could not be counted in
+    time); the queue is sent alone. Consent is looked at again under the queue lock
+    before queueing and again right before the POST: metrics disabled while this runs
+    (or re-enabled, with a new ``session_id``) means nothing is queued or sent.
+    """
     from shimmy_onboard.clock import system_clock
     from shimmy_onboard.consent import is_flag_set
 
-    report = _checked_report(session_id, summary, version)
+    report = None if summary is None else _checked_report(session_id, summary, version)
     if is_flag_set(env.get("SHIMMY_METRICS_DEBUG")):
         _write_debug_body(paths, report, env)
         return
     now = system_clock()
     if report is not None:
-        _queue(paths, report, now)
-    send_queue(paths, deadline, env)
+        _queue(paths, report, now, lambda: still_sending(paths, session_id, env))
+    send_queue(paths, deadline, env, session_id)
+
+
+def still_sending(paths: ShimmyPaths, session_id: str | None, env: Mapping[str, str]) -> bool:
+    """Whether metrics are still sending, read afresh from the config (and for this id).
+
+    ``session_id`` None accepts any id (a caller that only sends the queue).
+    """
+    from shimmy_onboard.consent import load_state
+
+    state = load_state(paths, env)
+    if not state.sending:
+        return False
+    return session_id is None or state.session_id == session_id
 
 
 def _checked_report(
@@ -211,11 +262,14 @@ def _checked_report(
     return report
 
 
-def _queue(paths: ShimmyPaths, report: dict[str, Any], now: datetime) -> None:
+def _queue(
+    paths: ShimmyPaths, report: dict[str, Any], now: datetime, allowed: Callable[[], bool]
+) -> None:
     from shimmy_onboard.outbox import OutboxBusy, enqueue
 
     try:
-        enqueue(paths, report, now)
+        if enqueue(paths, report, now, still_allowed=allowed) is None:
+            _log().debug("this session was not queued: metrics were disabled meanwhile")
     except (OSError, OutboxBusy) as error:
         _log().debug("this session could not be queued: %s", error)
 
@@ -223,10 +277,13 @@ def _queue(paths: ShimmyPaths, report: dict[str, Any], now: datetime) -> None:
 def _write_debug_body(
     paths: ShimmyPaths, report: dict[str, Any] | None, env: Mapping[str, str]
 ) -> None:
-    from shimmy_onboard.outbox import load_queue
+    from shimmy_onboard.clock import system_clock
+    from shimmy_onboard.outbox import sendable_entries
     from shimmy_onboard.payload import serialize_body
 
-    reports = [*load_queue(paths), *([report] if report is not None else [])]
+    # A dry run changes no file: the queue as the next send would filter it, not pruned.
+    queued = [entry.report for entry in sendable_entries(paths, system_clock(), prune=False)]
+    reports = [*queued, *([report] if report is not None else [])]
     endpoint, _ = resolve_endpoint(env)
     print(
         f"{PROG}: SHIMMY_METRICS_DEBUG is set: this body would be POSTed to "
@@ -243,8 +300,14 @@ def _write_debug_body(
         print(body.decode("utf-8"), file=sys.stderr)
 
 
-def send_queue(paths: ShimmyPaths, deadline: float, env: Mapping[str, str]) -> bool:
-    """POST the whole queue, oldest first; True when it was delivered (2xx)."""
+def send_queue(
+    paths: ShimmyPaths, deadline: float, env: Mapping[str, str], session_id: str | None = None
+) -> bool:
+    """POST the whole queue, oldest first; True when it was delivered (2xx).
+
+    Only while metrics are still sending (and, given ``session_id``, for that id): that is
+    checked inside the send slot, right before the POST.
+    """
     from shimmy_onboard.outbox import send_slot
 
     endpoint, problem = resolve_endpoint(env)
@@ -256,16 +319,24 @@ def send_queue(paths: ShimmyPaths, deadline: float, env: Mapping[str, str]) -> b
         if not ours:
             _log().debug("another process is sending the queue; this one leaves it queued")
             return False
-        return _send_locked(paths, endpoint, deadline)
+        return _send_locked(
+            paths, endpoint, deadline, lambda: still_sending(paths, session_id, env)
+        )
 
 
-def _send_locked(paths: ShimmyPaths, endpoint: str, deadline: float) -> bool:
+def _send_locked(
+    paths: ShimmyPaths, endpoint: str, deadline: float, allowed: Callable[[], bool]
+) -> bool:
     from shimmy_onboard.clock import system_clock
-    from shimmy_onboard.outbox import OutboxBusy, load_entries, record_sent, remove_sent
+    from shimmy_onboard.outbox import OutboxBusy, record_sent, remove_sent, sendable_entries
     from shimmy_onboard.payload import serialize_body
 
-    entries = load_entries(paths)
+    # The same list preview shows: bounded, every session passing the privacy check.
+    entries = sendable_entries(paths, system_clock())
     if not entries:
+        return False
+    if not allowed():
+        _log().debug("metrics were disabled meanwhile: nothing is sent")
         return False
     body = serialize_body([entry.report for entry in entries])
     outcome = post_body(endpoint, body, deadline)

@@ -647,20 +647,64 @@ def _moment(seconds: float) -> datetime:
         return limit.replace(tzinfo=_UTC)
 
 
+class NotARegularFile(OSError):
+    """The events path is a FIFO, a device, a directory or a socket: never read."""
+
+
+class ReadDeadlinePassed(Exception):
+    """The events file could not be read completely before the deadline.
+
+    Not an OSError: the file is fine, there was just not time to count it all, and a
+    part of a session is never reported as if it were the whole (counted, not estimated).
+    """
+
+
+# The clock is looked at once per this many lines (a power of two: a mask, not a
+# division), about a millisecond of reading: the deadline is kept to within that.
+_DEADLINE_CHECK_LINES = 1024
+
+
+def _open_regular_file(path: str | Path) -> int:
+    """A read descriptor on ``path`` if it is a regular file; else NotARegularFile.
+
+    O_NONBLOCK, so that opening a FIFO with no writer returns at once instead of waiting
+    forever; checked before a byte is read, so a device like /dev/zero is never read.
+    """
+    import errno
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(path, flags)
+    try:
+        mode = os.fstat(descriptor).st_mode
+    except OSError:
+        os.close(descriptor)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        if stat.S_ISDIR(mode):  # as open() says it
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        raise NotARegularFile(errno.EINVAL, "it is not a regular file", str(path))
+    return descriptor
+
+
 def read_events(
     path: str | Path,
     *,
     env: Mapping[str, str] | None = None,
     root: Path = Path("/"),
     clock: Clock = system_clock,
+    deadline: float | None = None,
 ) -> EventsReport:
     """Stream Shimmy's events file into a summary.
 
-    Raises OSError only when the file cannot be opened or read (the CLI turns that into
-    exit 2); nothing inside the file is fatal. The session starts at the start event's
-    ``ts`` (else the earliest event's, else the file's modification time) and ends at
-    the last end event's ``ts`` (else the latest event's, else now). The first start
-    event with a ``version`` gives the version.
+    Raises OSError only when the file cannot be opened or read, or is not a regular file
+    (:class:`NotARegularFile`; the CLI turns these into exit 2); nothing inside the file
+    is fatal. With a ``deadline`` (``time.monotonic()``), a file not read to its end by
+    then raises :class:`ReadDeadlinePassed` (within a few milliseconds of it). The
+    session starts at the start event's ``ts`` (else the earliest event's, else the
+    file's modification time) and ends at the last end event's ``ts`` (else the latest
+    event's, else now). The first start event with a ``version`` gives the version.
     """
     record, counts = _counter(time.time)  # every request passes its own time
     scan_once = _scan_once
@@ -672,19 +716,27 @@ def read_events(
     version: str | None = None
     last_ts: object = _NOT_YET  # the previous line's ts string, parsed once
     seconds = 0.0
+    stop_at = math.inf if deadline is None else deadline
+    monotonic = time.monotonic
+    check_mask = _DEADLINE_CHECK_LINES - 1
 
-    with open(path, encoding="utf-8", errors="surrogateescape") as events:
-        mtime = os.fstat(events.fileno()).st_mtime
+    descriptor = _open_regular_file(path)
+    with open(descriptor, encoding="utf-8", errors="surrogateescape") as events:
+        mtime = os.fstat(descriptor).st_mtime
         readline = events.readline
         while True:
             line = readline(MAX_LINE_LENGTH)
             if not line:
                 break
             lines += 1
+            if not lines & check_mask and monotonic() >= stop_at:
+                raise ReadDeadlinePassed(f"{lines:,} lines read when the deadline passed")
             if len(line) >= MAX_LINE_LENGTH and not line.endswith("\n"):
                 skipped += 1
                 while line and not line.endswith("\n"):  # drop the rest, a piece at a time
                     line = readline(MAX_LINE_LENGTH)
+                    if monotonic() >= stop_at:  # once per 64 KiB piece: cheap enough
+                        raise ReadDeadlinePassed("a line longer than the time allowed")
                 continue
             if not line.isascii():
                 try:  # surrogateescape turned invalid UTF-8 into lone surrogates

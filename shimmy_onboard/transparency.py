@@ -56,15 +56,17 @@ def preview_body(
 ) -> tuple[bytes, bool]:
     """The exact body the next send would transmit, and whether it is only an example.
 
-    With sessions queued, that is the queue, oldest first (``False``: not an example).
+    With sessions queued, that is the queue, oldest first (``False``: not an example), as
+    the sender filters it (:func:`shimmy_onboard.outbox.sendable_entries`: within the
+    bounds, each passing the privacy check); preview itself changes no file.
     With an empty queue, it is this machine's object with this moment's counters: an
     empty session that starts and ends now (``True``: an example). Its ``session_id`` is
     the config's when there is one, else ``session_id``, else a fresh random one.
     """
-    from shimmy_onboard.outbox import load_queue
+    from shimmy_onboard.outbox import sendable_entries
     from shimmy_onboard.payload import serialize_body
 
-    queued = load_queue(paths)
+    queued = [entry.report for entry in sendable_entries(paths, clock(), prune=False)]
     if queued:
         return serialize_body(queued), False
     report = example_report(
@@ -191,7 +193,7 @@ def run_validate(paths: ShimmyPaths, file: str | None) -> int:
     """``config --metrics validate [--file F]``: each check, PASS or FAIL, on stdout."""
     if file is not None:
         return _validate_file(file)
-    from shimmy_onboard.outbox import load_queue, load_sent_log
+    from shimmy_onboard.outbox import load_queue, load_sent_log, sendable_entries
     from shimmy_onboard.privacy import check_report, check_sessions
 
     clean = _print_section(
@@ -201,10 +203,18 @@ def run_validate(paths: ShimmyPaths, file: str | None) -> int:
     )
     queue = load_queue(paths)
     if queue:
+        # The raw file is checked, so that whatever is in it is reported; the sender
+        # filters it with the same checks, so a session failing one here is dropped.
         clean &= _print_section(
-            f"The queue: {_plural(len(queue), 'session')}, the body the next send transmits",
+            f"The queue: {_plural(len(queue), 'session')} in the file",
             check_sessions(queue),
         )
+        dropped = len(queue) - len(sendable_entries(paths, system_clock(), prune=False))
+        if dropped:
+            _print_line(
+                f"  {_plural(dropped, 'queued session')} over the bounds (50 sessions, 30 days) "
+                "or failing a check: the next send drops them, they are never sent."
+            )
     else:
         _print_line("The queue: empty, nothing waiting to be sent.")
     sent = load_sent_log(paths)
@@ -270,9 +280,7 @@ def check_sent_log(entries: Sequence[Mapping[str, Any]]) -> list[CheckResult]:
 
 def _is_sha256(value: object) -> bool:
     return (
-        isinstance(value, str)
-        and len(value) == 64
-        and all(c in "0123456789abcdef" for c in value)
+        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
     )
 
 

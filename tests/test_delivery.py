@@ -20,10 +20,13 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from shimmy_onboard.clock import format_utc
 from shimmy_onboard.consent import record_decision
 from shimmy_onboard.delivery import (
     finish_in_background,
@@ -36,6 +39,7 @@ from shimmy_onboard.outbox import load_queue, load_sent_log
 from shimmy_onboard.paths import ShimmyPaths, resolve_paths
 from shimmy_onboard.recorder import SessionRecorder
 from shimmy_onboard.vocab import ConsentSource
+from tests.conftest import run_cli
 from tests.loopback_servers import (
     LoopbackServer,
     answering,
@@ -99,7 +103,9 @@ def events_file(tmp_path: Path, requests: int = 2) -> tuple[str, str]:
     """A session as Shimmy writes it; returns the file and the session's end time (unique)."""
     minute = next(_session_counter)
     ended = f"2025-01-15T10:{minute:02d}:00Z"
-    lines = [{"type": "start", "ts": "2025-01-15T08:30:00Z", "version": "1.3.2"}]
+    lines: list[dict[str, object]] = [
+        {"type": "start", "ts": "2025-01-15T08:30:00Z", "version": "1.3.2"}
+    ]
     lines += [
         {
             "type": "request",
@@ -361,10 +367,27 @@ def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
         pytest.skip("needs the openssl command to make a certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        capture_output=True, check=True, timeout=30,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=30,
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -595,3 +618,252 @@ def test_the_background_thread_never_outlives_its_deadline(
     assert not thread.is_alive()
     assert elapsed < 2.0
     assert len(load_queue(enabled)) == 1  # not delivered: kept for the next session
+
+
+# --- consent changing while a send runs ------------------------------------------------------
+
+# Short request lines, so that a file that takes the reader a good fraction of a second
+# is written in a fraction of that.
+QUICK_REQUEST = '{"type":"request","ts":"2025-01-15T08:31:02Z","endpoint":"/v1/models"}\n'
+
+
+def has_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open right now (Linux: /proc/PID/fd)."""
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(descriptor) == str(path):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="watches /proc/PID/fd")
+def test_disabling_while_send_reads_its_events_stops_the_send_and_queues_nothing(
+    enabled: ShimmyPaths, ok_server: LoopbackServer, tmp_path: Path
+) -> None:
+    events = tmp_path / "busy-session.jsonl"
+    events.write_text(QUICK_REQUEST * 300_000)  # most of a second to read
+    process, started = start_send(["--events", str(events)], to(ok_server.url))
+    # The events file is opened only past the consent gate: from then on, the old
+    # code went on to queue and POST whatever the config said meanwhile.
+    while not has_open(process.pid, events):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.002)
+    disable = run_cli(["config", "--metrics", "disable"])
+    assert disable.returncode == 0, disable.stderr
+    run = finish_send(process, started)
+    assert_quiet_success(run)
+    assert ok_server.connections == 0
+    assert not enabled.queue_file.exists()
+
+
+def test_a_session_whose_consent_was_withdrawn_is_neither_queued_nor_sent(
+    enabled: ShimmyPaths, ok_server: LoopbackServer
+) -> None:
+    from shimmy_onboard.delivery import deliver
+
+    session_id = resolve_session_id(enabled)
+    record_decision(enabled, enable=False, source=ConsentSource.CLI)
+    env = to(ok_server.url)
+    deliver(enabled, session_id, SessionRecorder().summary(), "1.3.2", time.monotonic() + 5, env)
+    assert ok_server.connections == 0
+    assert not enabled.queue_file.exists()
+
+
+def test_a_session_from_before_a_re_enable_is_not_queued_under_the_new_consent(
+    enabled: ShimmyPaths, ok_server: LoopbackServer
+) -> None:
+    from shimmy_onboard.delivery import deliver
+
+    old_id = resolve_session_id(enabled)
+    record_decision(enabled, enable=False, source=ConsentSource.CLI)
+    record_decision(enabled, enable=True, source=ConsentSource.CLI)  # a new session_id
+    env = to(ok_server.url)
+    deliver(enabled, old_id, SessionRecorder().summary(), "1.3.2", time.monotonic() + 5, env)
+    assert ok_server.connections == 0
+    assert load_queue(enabled) == []
+
+
+def test_a_queue_left_behind_after_disabling_is_never_sent(
+    enabled: ShimmyPaths, ok_server: LoopbackServer
+) -> None:
+    from shimmy_onboard.delivery import send_queue
+
+    record_decision(enabled, enable=False, source=ConsentSource.CLI)
+    # A queue the disable could not delete (it says such a queue is inert): it must stay so.
+    plant_queue(enabled, [(datetime.now(timezone.utc), queued_report(ended_minute=1))])
+    assert send_queue(enabled, time.monotonic() + 5, to(ok_server.url)) is False
+    assert ok_server.connections == 0
+
+
+def test_disabling_waits_for_a_queue_write_in_progress_and_then_deletes_the_queue(
+    enabled: ShimmyPaths,
+) -> None:
+    from shimmy_onboard.consent import discard_queue
+    from shimmy_onboard.outbox import queue_lock
+
+    with queue_lock(enabled):  # a sender in the middle of queueing its session
+        disabling = threading.Thread(target=discard_queue, args=(enabled,))
+        disabling.start()
+        time.sleep(0.1)  # the disable is under way (only orders the two; nothing is timed)
+        plant_queue(enabled, [(datetime.now(timezone.utc), queued_report(ended_minute=2))])
+    disabling.join(10)
+    assert not disabling.is_alive()
+    assert not enabled.queue_file.exists()
+
+
+def test_disabling_deletes_the_queue_even_when_its_lock_is_stuck(enabled: ShimmyPaths) -> None:
+    from shimmy_onboard.consent import discard_queue
+    from shimmy_onboard.outbox import queue_lock
+
+    plant_queue(enabled, [(datetime.now(timezone.utc), queued_report(ended_minute=3))])
+    with queue_lock(enabled):  # held for longer than the outbox's patience
+        discard_queue(enabled)
+        assert not enabled.queue_file.exists()
+
+
+# --- what is queued is checked again before it is sent ---------------------------------------
+
+FIXED_MACHINE_ID = "0b7e5c1e-8a3b-4f7e-9c2d-4e5f6a7b8c9d"
+
+
+def resolve_session_id(paths: ShimmyPaths) -> str:
+    from shimmy_onboard.consent import load_state
+
+    session_id = load_state(paths, {}).session_id
+    assert session_id is not None
+    return session_id
+
+
+def queued_report(ended_minute: int) -> dict[str, Any]:
+    """A valid session object, told apart by its end time (10:MM:00Z)."""
+    from shimmy_onboard.hardware import MachineFacts
+    from shimmy_onboard.payload import build_report
+    from shimmy_onboard.vocab import GpuVendor, HardwareTier, Platform, Region
+
+    started = datetime(2025, 1, 15, 8, 30, tzinfo=timezone.utc)
+    summary = SessionRecorder(started_at=started, env={}).summary(
+        ended_at=started.replace(hour=10, minute=ended_minute)
+    )
+    machine = MachineFacts(Platform.LINUX_X64, HardwareTier.SERVER, GpuVendor.NONE, Region.EMEA)
+    return build_report(
+        session_id=FIXED_MACHINE_ID, summary=summary, machine=machine, version="1.3.2"
+    )
+
+
+def plant_queue(paths: ShimmyPaths, sessions: list[tuple[datetime, dict[str, Any]]]) -> None:
+    """queue.json written by hand, as the reviewer did: nothing checks it on the way in."""
+    document = {
+        "format": 1,
+        "sessions": [
+            {"id": f"planted{number}", "queued_at": format_utc(when), "report": report}
+            for number, (when, report) in enumerate(sessions)
+        ],
+    }
+    paths.queue_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.queue_file.write_text(json.dumps(document))
+
+
+def preview_stdout() -> bytes:
+    result = run_cli(["config", "--metrics", "preview"])
+    assert result.returncode == 0, result.stderr
+    return result.stdout.encode("utf-8")
+
+
+def test_a_queued_session_holding_an_email_is_dropped_never_sent_nor_previewed(
+    enabled: ShimmyPaths, ok_server: LoopbackServer
+) -> None:
+    now = datetime.now(timezone.utc)
+    clean = queued_report(ended_minute=5)
+    planted = {**queued_report(ended_minute=6), "user": "alice@example.com"}
+    plant_queue(enabled, [(now, planted), (now, clean)])
+
+    previewed = preview_stdout()
+    assert b"alice" not in previewed
+    assert timestamps(previewed) == ["2025-01-15T10:05:00Z"]
+
+    assert_quiet_success(send([], to(ok_server.url)))
+    [request] = ok_server.requests
+    assert b"alice" not in request.body
+    assert request.body.startswith(previewed[:-1])  # the queue, then this session
+    assert "2025-01-15T10:05:00Z" in timestamps(request.body)
+    assert b"alice" not in enabled.queue_file.read_bytes()
+
+
+def test_a_session_queued_in_2020_is_neither_previewed_nor_sent(
+    enabled: ShimmyPaths, ok_server: LoopbackServer
+) -> None:
+    long_ago = datetime(2020, 3, 1, tzinfo=timezone.utc)
+    plant_queue(
+        enabled,
+        [(long_ago, queued_report(ended_minute=7)), (datetime.now(timezone.utc), queued_report(8))],
+    )
+    previewed = preview_stdout()
+    assert timestamps(previewed) == ["2025-01-15T10:08:00Z"]
+
+    assert_quiet_success(send([], to(ok_server.url)))
+    [request] = ok_server.requests
+    assert "2025-01-15T10:07:00Z" not in timestamps(request.body)
+    assert "2025-01-15T10:08:00Z" in timestamps(request.body)
+
+
+# --- hostile events files -------------------------------------------------------------------
+
+
+def send_within(arguments: list[str], env: dict[str, str], seconds: float) -> SendRun:
+    """``send``, killed (and the test failed) if it is still running after ``seconds``."""
+    process, started = start_send(arguments, env)
+    try:
+        stdout, stderr = process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"send {arguments} was still running after {seconds} s")
+    return SendRun(process.returncode, stdout, stderr, time.monotonic() - started)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_as_the_events_file_is_a_usage_error_not_a_hang(
+    enabled: ShimmyPaths, ok_server: LoopbackServer, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    run = send_within(["--events", str(fifo)], to(ok_server.url), 10)
+    assert run.exit_code == 2
+    assert "is not a regular file" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert ok_server.connections == 0
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_dev_zero_as_the_events_file_is_a_usage_error_not_an_endless_read(
+    enabled: ShimmyPaths, ok_server: LoopbackServer
+) -> None:
+    run = send_within(["--events", "/dev/zero"], to(ok_server.url), 10)
+    assert run.exit_code == 2
+    assert "/dev/zero" in run.stderr and "is not a regular file" in run.stderr
+    assert ok_server.connections == 0
+    assert not enabled.queue_file.exists()
+
+
+def test_an_events_file_too_big_to_count_in_time_is_not_queued_but_the_queue_is_sent(
+    enabled: ShimmyPaths, ok_server: LoopbackServer, tmp_path: Path
+) -> None:
+    from shimmy_onboard.delivery import AFTER_READING_SECONDS, deliver_events
+
+    waiting = queued_report(ended_minute=9)
+    plant_queue(enabled, [(datetime.now(timezone.utc), waiting)])
+    events = tmp_path / "huge.jsonl"
+    events.write_text(QUICK_REQUEST * 20_000)
+    # The reading share of this deadline is already over: the reader stops at once.
+    deadline = time.monotonic() + AFTER_READING_SECONDS
+    session_id = resolve_session_id(enabled)
+    deliver_events(enabled, session_id, str(events), "1.3.2", deadline, to(ok_server.url))
+    [request] = ok_server.requests
+    assert timestamps(request.body) == ["2025-01-15T10:09:00Z"]  # the queue, not this session
+    assert load_queue(enabled) == []

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from shimmy_onboard.clock import format_utc
 from shimmy_onboard.consent import record_decision
 from shimmy_onboard.outbox import (
     MAX_QUEUED_SESSIONS,
@@ -167,3 +168,57 @@ def test_concurrent_writers_lose_no_session(isolated_config: Path) -> None:
         worker.join(30)
     queued = {item["n"] for item in load_queue(resolve_paths())}
     assert queued == {worker * 100 + number for worker in range(6) for number in range(5)}
+
+
+# --- what a killed writer leaves behind, and what may be sent -----------------------------------
+
+
+def test_temp_files_left_by_a_killed_writer_are_swept_at_the_next_queue_write(
+    paths: ShimmyPaths,
+) -> None:
+    paths.metrics_dir.mkdir(parents=True)
+    leftovers = [
+        paths.metrics_dir / ".queue.json.4242.0badc0de.tmp",
+        paths.metrics_dir / ".sent.jsonl.4242.0badc0de.tmp",
+    ]
+    for leftover in leftovers:
+        leftover.write_text('{"half": ')
+    unrelated = paths.metrics_dir / "consent.jsonl"
+    unrelated.write_text("")
+    enqueue(paths, report(0), NOW)
+    assert [leftover.exists() for leftover in leftovers] == [False, False]
+    assert unrelated.exists()
+    assert load_queue(paths) == [report(0)]
+
+
+def test_sendable_entries_drop_what_fails_a_check_or_the_bounds_and_prune_only_when_asked(
+    paths: ShimmyPaths,
+) -> None:
+    from shimmy_onboard.outbox import sendable_entries
+    from tests.test_transparency import a_report
+
+    now = datetime.now(timezone.utc)
+    clean = a_report(1)
+    planted = [
+        ("2020-03-01T00:00:00Z", a_report(3)),  # long expired
+        (format_utc(now), {**a_report(2), "user": "alice@example.com"}),
+        (format_utc(now - timedelta(days=29)), clean),  # still within the 30 days
+    ]
+    document = {
+        "format": 1,
+        "sessions": [
+            {"id": f"e{number}", "queued_at": queued_at, "report": queued}
+            for number, (queued_at, queued) in enumerate(planted)
+        ],
+    }
+    paths.metrics_dir.mkdir(parents=True)
+    paths.queue_file.write_text(json.dumps(document))
+
+    on_file = load_queue(paths)
+    assert len(on_file) == 3
+    previewed = sendable_entries(paths, now, prune=False)
+    assert [entry.report for entry in previewed] == [clean]
+    assert load_queue(paths) == on_file  # preview changes no file
+    sent = sendable_entries(paths, now)
+    assert sent == previewed
+    assert load_queue(paths) == [clean]  # pruned, under the lock

@@ -532,8 +532,9 @@ def test_kubernetes_means_container(tmp_path: Path) -> None:
     assert blank.deployment_type is DeploymentType.DEVELOPMENT
 
 
-@pytest.mark.parametrize(("value", "is_ci"), [("1", True), ("true", True), ("0", False),
-                                              ("", False), ("false", False)])
+@pytest.mark.parametrize(
+    ("value", "is_ci"), [("1", True), ("true", True), ("0", False), ("", False), ("false", False)]
+)
 def test_ci_is_read_as_the_consent_resolver_reads_it(
     tmp_path: Path, value: str, is_ci: bool
 ) -> None:
@@ -805,8 +806,10 @@ def test_the_file_is_streamed_so_its_length_does_not_matter(tmp_path: Path) -> N
         moments = (START + timedelta(seconds=i) for i in range(requests))
         write_lines(
             path,
-            (request(ts=m.strftime("%Y-%m-%dT%H:%M:%SZ"), model=f"m{i % 9}")
-             for i, m in enumerate(moments)),
+            (
+                request(ts=m.strftime("%Y-%m-%dT%H:%M:%SZ"), model=f"m{i % 9}")
+                for i, m in enumerate(moments)
+            ),
         )
         tracemalloc.start()
         try:
@@ -949,9 +952,7 @@ def test_importing_the_recorder_loads_nothing_heavy() -> None:
 
 # --- Properties ------------------------------------------------------------------------
 
-PROPERTY = settings(
-    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -1014,3 +1015,67 @@ def test_any_values_recorded_in_process_never_raise(fields: dict[str, object]) -
     summary = recorder.summary(START + timedelta(minutes=1))
     assert summary.requests_per_session == (1 if counted else 0)
     within_bounds(summary)
+
+
+# --- hostile files: never read, or read against a deadline -----------------------------------
+
+
+def test_a_device_is_refused_before_a_byte_is_read(tmp_path: Path) -> None:
+    from shimmy_onboard.recorder import NotARegularFile
+
+    if not os.path.exists("/dev/null"):
+        pytest.skip("no /dev/null here")
+    with pytest.raises(NotARegularFile, match="is not a regular file"):
+        read(Path("/dev/null"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_without_a_writer_is_refused_at_once_instead_of_waiting(tmp_path: Path) -> None:
+    import threading
+
+    from shimmy_onboard.recorder import NotARegularFile
+
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | EventsReport] = []
+
+    def attempt() -> None:
+        try:
+            outcome.append(read(fifo))
+        except BaseException as error:  # handed to the test thread
+            outcome.append(error)
+
+    reader = threading.Thread(target=attempt, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # the old reader blocked in open(): unblock it and fail
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("read_events was still waiting on the FIFO after 10 s")
+    [result] = outcome
+    assert isinstance(result, NotARegularFile)
+
+
+def test_a_file_not_read_by_the_deadline_raises_instead_of_giving_a_partial_count(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    from shimmy_onboard.recorder import ReadDeadlinePassed
+
+    path = write_lines(tmp_path / "big.jsonl", [request()] * 5_000)
+    with pytest.raises(ReadDeadlinePassed):
+        read(path, deadline=time.monotonic())  # already passed: stops at the first look
+    assert read(path, deadline=time.monotonic() + 60).summary.requests_per_session == 5_000
+
+
+def test_one_endless_line_is_cut_short_by_the_deadline(tmp_path: Path) -> None:
+    import time
+
+    from shimmy_onboard.recorder import MAX_LINE_LENGTH, ReadDeadlinePassed
+
+    path = tmp_path / "one-line.jsonl"
+    path.write_bytes(b"x" * (MAX_LINE_LENGTH * 40))  # no newline anywhere
+    with pytest.raises(ReadDeadlinePassed):
+        read(path, deadline=time.monotonic())
+    assert read(path).skipped == 1

@@ -65,9 +65,7 @@ def enable(paths: ShimmyPaths) -> str:
 def test_with_an_empty_queue_the_preview_is_this_machines_object_byte_for_byte(
     paths: ShimmyPaths,
 ) -> None:
-    body, is_example = preview_body(
-        paths, machine=MACHINE, clock=fixed_clock, session_id=GIVEN_ID
-    )
+    body, is_example = preview_body(paths, machine=MACHINE, clock=fixed_clock, session_id=GIVEN_ID)
     expected = build_report(
         session_id=GIVEN_ID,
         summary=SessionRecorder(started_at=NOW, clock=fixed_clock).summary(ended_at=NOW),
@@ -100,8 +98,9 @@ def test_the_preview_command_prints_the_queue_exactly_and_says_so_on_stderr(
     paths: ShimmyPaths,
 ) -> None:
     enable(paths)
-    enqueue(paths, a_report(1), NOW)
-    enqueue(paths, a_report(5), NOW)
+    # Queued now: the command's clock is the real one, and the queue keeps 30 days.
+    enqueue(paths, a_report(1), datetime.now(timezone.utc))
+    enqueue(paths, a_report(5), datetime.now(timezone.utc))
     result = run_cli(["config", "--metrics", "preview"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.encode("utf-8") == serialize_body(load_queue(paths))
@@ -134,7 +133,7 @@ def test_preview_says_nothing_would_be_sent_while_metrics_are_off(paths: ShimmyP
 def test_preview_in_process_writes_only_the_body_on_stdout(
     paths: ShimmyPaths, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
-    enqueue(paths, a_report(), NOW)
+    enqueue(paths, a_report(), datetime.now(timezone.utc))  # preview's clock is the real one
     assert run_preview(paths) == 0
     captured = capsysbinary.readouterr()
     assert captured.out == serialize_body([a_report()])
@@ -233,6 +232,22 @@ def test_validate_fails_when_something_personal_got_into_the_queue(
     out = capsys.readouterr().out
     assert 'FAIL no e-mail addresses: session 2: "metrics.integration_type" contains' in out
     assert "VIOLATION" in out
+
+
+def test_validate_says_a_queued_session_failing_a_check_will_be_dropped_not_sent(
+    paths: ShimmyPaths, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tampered = {**a_report(), "user": "alice@example.com"}
+    now = datetime.now(timezone.utc)  # within the 30 days: only the check drops it
+    enqueue(paths, a_report(), now)
+    enqueue(paths, tampered, now)
+    assert run_validate(paths, None) == 1
+    out = capsys.readouterr().out
+    assert "1 queued session over the bounds (50 sessions, 30 days) or failing a check" in out
+    assert "the next send drops them, they are never sent" in out
+    assert "the body the next send transmits" not in out
+    body, _ = preview_body(paths, machine=MACHINE)
+    assert body == serialize_body([a_report()])
 
 
 def test_validate_fails_when_the_sent_log_holds_more_than_a_digest(
