@@ -867,3 +867,17 @@ def test_an_events_file_too_big_to_count_in_time_is_not_queued_but_the_queue_is_
     [request] = ok_server.requests
     assert timestamps(request.body) == ["2025-01-15T10:09:00Z"]  # the queue, not this session
     assert load_queue(enabled) == []
+
+
+def test_send_with_an_events_file_too_big_to_read_in_time_still_ends_in_time(
+    enabled: ShimmyPaths, ok_server: LoopbackServer, tmp_path: Path
+) -> None:
+    waiting = queued_report(ended_minute=11)
+    plant_queue(enabled, [(datetime.now(timezone.utc), waiting)])
+    events = tmp_path / "forty-million-lines.jsonl"
+    events.write_bytes(b"\n" * 40_000_000)  # 40 MB, far more lines than 5 s can read
+    run = send_within(["--events", str(events)], to(ok_server.url), 10)
+    assert_quiet_success(run)
+    [request] = ok_server.requests
+    assert timestamps(request.body) == ["2025-01-15T10:11:00Z"]  # the queue, not this session
+    assert load_queue(enabled) == []
