@@ -647,7 +647,9 @@ def test_disabling_while_send_reads_its_events_stops_the_send_and_queues_nothing
     enabled: ShimmyPaths, ok_server: LoopbackServer, tmp_path: Path
 ) -> None:
     events = tmp_path / "busy-session.jsonl"
-    events.write_text(QUICK_REQUEST * 300_000)  # most of a second to read
+    # About a second to read (within the read's share of the deadline), several times what
+    # the disable below takes: it lands while the file is being read.
+    events.write_text(QUICK_REQUEST * 400_000)
     process, started = start_send(["--events", str(events)], to(ok_server.url))
     # The events file is opened only past the consent gate: from then on, the old
     # code went on to queue and POST whatever the config said meanwhile.
