@@ -189,8 +189,9 @@ def _run_metrics_verb(options: argparse.Namespace) -> int:
 
 
 def _change_decision(paths: ShimmyPaths, enable: bool) -> int:
+    from shimmy_onboard import messages
     from shimmy_onboard.config import ConfigWriteError
-    from shimmy_onboard.consent import load_state, record_decision
+    from shimmy_onboard.consent import opt_out_variable, record_decision
     from shimmy_onboard.vocab import ConsentSource
 
     try:
@@ -199,33 +200,19 @@ def _change_decision(paths: ShimmyPaths, enable: bool) -> int:
         print(f"{PROG}: {error}", file=sys.stderr)
         return EXIT_FAILED
     if change.backup:
-        print(
-            f"{PROG}: the old config could not be used; it was kept as {change.backup}",
-            file=sys.stderr,
-        )
+        print(f"{PROG}: {messages.backup_notice(change.backup)}", file=sys.stderr)
     if change.ledger_error:
-        print(f"{PROG}: warning: {change.ledger_error}", file=sys.stderr)
-    word = "enabled" if enable else "disabled"
+        print(f"{PROG}: {messages.ledger_warning(change.ledger_error)}", file=sys.stderr)
+    opt_out_by = opt_out_variable(os.environ)
     if not change.changed:
-        print(f"Metrics are already {word}.", file=sys.stderr)
-    elif enable:
-        print(
-            "Metrics enabled. One anonymous report is sent when Shimmy shuts down.\n"
-            "See it first: shimmy config --metrics preview. "
-            "Turn it off: shimmy config --metrics disable.",
-            file=sys.stderr,
-        )
-    else:
-        print(
-            "Metrics disabled. Nothing is collected or sent; anything queued was deleted.",
-            file=sys.stderr,
-        )
-    state = load_state(paths)
-    if enable and state.opt_out_by:
-        print(
-            f"Note: {state.opt_out_by} is set in this environment, so nothing is sent while it is.",
-            file=sys.stderr,
-        )
+        print(messages.already(enable), file=sys.stderr)
+        if enable and opt_out_by:
+            print(messages.opt_out_note(opt_out_by), file=sys.stderr)
+        return EXIT_OK
+    print(
+        f"{messages.confirmation(enable, opt_out_by)}\n{messages.change_hint(enable)}",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

@@ -19,7 +19,14 @@ import os
 import sys
 from collections.abc import Mapping
 
-from shimmy_onboard.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from shimmy_onboard import messages
+from shimmy_onboard.consent import (
+    ci_variable_set,
+    is_terminal,
+    load_state,
+    opt_out_variable,
+)
+from shimmy_onboard.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, PROG
 from shimmy_onboard.paths import ShimmyPaths, resolve_paths
 from shimmy_onboard.prompt import Ending, PromptResult, run_prompt
 
@@ -43,15 +50,14 @@ def tui_unavailable(
     return None
 
 
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
-    except (ValueError, OSError):
-        return False
-
-
 def _terminals() -> tuple[bool, bool]:
-    return _isatty(sys.stdin), _isatty(sys.stdout)
+    return is_terminal(sys.stdin), is_terminal(sys.stdout)
+
+
+def _say(message: str) -> None:
+    """One line on stderr, if there is a stderr: ``print(file=None)`` would use stdout."""
+    if sys.stderr is not None:
+        print(f"{PROG}: {message}", file=sys.stderr)
 
 
 def ask_first_run() -> int:
@@ -72,22 +78,40 @@ def open_interactive(headless: bool) -> int:
     whatever it is: ``echo y | shimmy-onboard --headless`` records a yes, for scripts.
     Without it, the TUI opens where it can; where it cannot but a person can still type,
     the plain prompt; with no terminal on standard input, nobody is asked.
+
+    Where an override says nobody is asked (``DO_NOT_TRACK``, ``SHIMMY_NO_METRICS``,
+    ``CI``) and no current decision is recorded, neither asks: one line says why. With a
+    decision recorded, the settings stay open to an explicit change.
     """
     paths = resolve_paths()
+    if sys.stdin is None or sys.stdout is None:  # closed (``<&-``, ``>&-``): nobody to ask
+        _say(messages.streams_closed())
+        return EXIT_OK
+    variable = _override_that_stops_asking(os.environ)
+    if variable is not None and not load_state(paths, os.environ).decided:
+        _say(messages.nobody_asked(variable))
+        return EXIT_OK
     if headless:
         return _prompt_exit_code(run_prompt(paths))
     stdin_tty, stdout_tty = _terminals()
     if tui_unavailable(os.environ, stdin_tty, stdout_tty) is None:
         return _run_tui(paths)
     if not stdin_tty:
-        print(
-            "shimmy-onboard: there is no terminal to ask on, so nothing was asked or recorded.\n"
+        _say(
+            "there is no terminal to ask on, so nothing was asked or recorded.\n"
             "Use shimmy config --metrics enable|disable, or --headless to read y or n "
-            "from standard input.",
-            file=sys.stderr,
+            "from standard input."
         )
         return EXIT_OK
     return _prompt_exit_code(run_prompt(paths))
+
+
+def _override_that_stops_asking(env: Mapping[str, str]) -> str | None:
+    """The variable under which nobody is asked (the resolver's rules), or None.
+
+    Terminals do not count here: ``--headless`` reads its answer from whatever stdin is.
+    """
+    return opt_out_variable(env) or ("CI" if ci_variable_set(env) else None)
 
 
 def _prompt_exit_code(result: PromptResult) -> int:

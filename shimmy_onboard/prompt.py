@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import NamedTuple, TextIO
 
+from shimmy_onboard import messages
 from shimmy_onboard.clock import Clock, system_clock
+from shimmy_onboard.exits import PROG
 from shimmy_onboard.paths import ShimmyPaths
 
 # --- the spec's texts ("First Run Experience", "What Is NOT Collected") -------------------
@@ -45,8 +47,6 @@ NEVER_COLLECTED = (
 )
 QUESTION = "Enable metrics? [Y/n]: "
 MAX_ATTEMPTS = 3
-
-CHANGE_HINT = "Change it any time: shimmy config --metrics disable, or run shimmy-onboard again."
 
 YES_WORDS = ("", "y", "yes")
 NO_WORDS = ("n", "no")
@@ -164,16 +164,22 @@ def run_prompt(
     if state.decided:
         stdout.write(f"Currently: {state.explain()}\n")
     if state.opt_out_by:
-        stdout.write(f"Note: {state.opt_out_by} is set, so nothing is sent while it is.\n")
+        stdout.write(f"Note: {messages.opt_out_note(state.opt_out_by)}\n")
     result = ask(stdin, stdout)
     if result.enable is None:
         stdout.write(_nothing_recorded(result.ending, state.decided) + "\n")
         stdout.flush()
         return result
-    return _record(paths, result, stdout, clock)
+    return _record(paths, result, stdout, clock, state.opt_out_by)
 
 
-def _record(paths: ShimmyPaths, result: PromptResult, stdout: TextIO, clock: Clock) -> PromptResult:
+def _record(
+    paths: ShimmyPaths,
+    result: PromptResult,
+    stdout: TextIO,
+    clock: Clock,
+    opt_out_by: str | None,
+) -> PromptResult:
     from shimmy_onboard.config import ConfigWriteError
     from shimmy_onboard.consent import record_decision
     from shimmy_onboard.vocab import ConsentSource
@@ -184,19 +190,15 @@ def _record(paths: ShimmyPaths, result: PromptResult, stdout: TextIO, clock: Clo
     except ConfigWriteError as error:
         print(f"shimmy-onboard: {error}", file=sys.stderr)
         return PromptResult(Ending.ANSWERED, enable, recorded=False, error=str(error))
+    # Warnings on stderr, as the settings commands print them; the answer's outcome on stdout.
     if change.backup:
-        print(
-            f"shimmy-onboard: the old config could not be used; it was kept as {change.backup}",
-            file=sys.stderr,
-        )
-    if enable:
-        stdout.write(
-            "Metrics enabled. One anonymous report is sent when Shimmy shuts down.\n"
-            "See it first: shimmy config --metrics preview\n"
-        )
-    else:
-        stdout.write("Metrics disabled. Nothing is collected or sent.\n")
-    stdout.write(f"Recorded in {paths.config_file}\n{CHANGE_HINT}\n")
+        print(f"{PROG}: {messages.backup_notice(change.backup)}", file=sys.stderr)
+    if change.ledger_error:
+        print(f"{PROG}: {messages.ledger_warning(change.ledger_error)}", file=sys.stderr)
+    stdout.write(
+        f"{messages.confirmation(enable, opt_out_by)}\n"
+        f"Recorded in {paths.config_file}\n{messages.change_hint(enable)}\n"
+    )
     stdout.flush()
     return PromptResult(Ending.ANSWERED, enable, recorded=True)
 

@@ -89,11 +89,42 @@ def test_status_names_the_variable_that_wins(variable: str) -> None:
     assert document["sending"] is False
 
 
-def test_enabling_under_do_not_track_records_it_but_says_nothing_is_sent() -> None:
+def test_enabling_under_do_not_track_records_it_but_says_nothing_is_sent(
+    paths: ShimmyPaths,
+) -> None:
     result = run_cli(["config", "--metrics", "enable"], env={"DO_NOT_TRACK": "1"})
 
     assert result.returncode == 0
-    assert "DO_NOT_TRACK is set" in result.stderr
+    assert result.stderr.startswith(
+        "Metrics enabled: recorded.\nDO_NOT_TRACK is set, so nothing is sent while it is.\n"
+    )
+    assert "report is sent" not in result.stderr  # no promise that contradicts the variable
+    assert json.loads(paths.config_file.read_text())["metrics"]["enabled"] is True
+
+
+@pytest.mark.parametrize(("verb", "opposite"), [("enable", "disable"), ("disable", "enable")])
+def test_enable_and_disable_say_how_to_undo_them(verb: str, opposite: str) -> None:
+    result = run_cli(["config", "--metrics", verb])
+
+    assert f"Change it any time: shimmy config --metrics {opposite}," in result.stderr
+
+
+def test_enable_says_where_an_unusable_config_was_kept_and_warns_about_the_ledger(
+    paths: ShimmyPaths,
+) -> None:
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text("{broken")
+    paths.metrics_dir.write_text("a file where the metrics folder should be")
+
+    result = run_cli(["config", "--metrics", "enable"])
+
+    [kept] = paths.config_dir.glob("config.json.corrupt-*")
+    assert result.returncode == 0
+    assert f"shimmy-onboard: The old config could not be used, so it was kept as {kept}" in (
+        result.stderr
+    )
+    assert "shimmy-onboard: Warning: cannot write the consent ledger" in result.stderr
+    assert json.loads(paths.config_file.read_text())["metrics"]["enabled"] is True
 
 
 @pytest.mark.parametrize(

@@ -335,3 +335,132 @@ def test_no_answer_leaves_an_earlier_decision_standing(paths: ShimmyPaths) -> No
 
     assert "your earlier decision stands" in terminal.text
     assert decision(paths) is Decision.ENABLED
+
+
+@pytest.mark.parametrize(
+    ("answer_keys", "hint", "not_hint"),
+    [("n\n", "--metrics enable", "--metrics disable"), ("y\n", "--metrics disable", None)],
+    ids=["after-no", "after-yes"],
+)
+def test_the_change_hint_names_the_opposite_of_the_answer(
+    paths: ShimmyPaths, answer_keys: str, hint: str, not_hint: str | None
+) -> None:
+    result = run_cli(["--headless"], input_text=answer_keys)
+
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("Change it")]
+    assert line == f"Change it any time: shimmy config {hint}, or run shimmy-onboard again."
+    assert not_hint is None or not_hint not in result.stdout
+
+
+OVERRIDES = [
+    ("DO_NOT_TRACK", "1"),
+    ("SHIMMY_NO_METRICS", "yes"),
+    ("CI", "true"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value"), OVERRIDES, ids=[name for name, _ in OVERRIDES])
+def test_under_an_override_headless_asks_nobody_and_records_nothing(
+    paths: ShimmyPaths, variable: str, value: str
+) -> None:
+    result = run_cli(["--headless"], env={variable: value}, input_text="y\n")
+
+    assert result.returncode == 0
+    assert QUESTION not in result.stdout
+    assert result.stderr == (
+        f"shimmy-onboard: {variable} is set, so nobody is asked. "
+        "To record a choice anyway: shimmy config --metrics enable|disable.\n"
+    )
+    assert not paths.config_file.exists()
+    assert read_ledger(paths) == []
+
+
+@pytest.mark.parametrize(("variable", "value"), OVERRIDES, ids=[name for name, _ in OVERRIDES])
+def test_under_an_override_the_tui_does_not_open_on_a_real_terminal(
+    paths: ShimmyPaths, variable: str, value: str
+) -> None:
+    terminal = Terminal([], terminal_env(TERM="xterm-256color", **{variable: value}))
+    terminal.finish()  # no key pressed: it must end by itself
+
+    assert terminal.exit_code == 0
+    assert f"{variable} is set, so nobody is asked." in terminal.text
+    assert "Enable metrics" not in terminal.text
+    assert not paths.config_file.exists()
+
+
+def test_with_a_decision_recorded_an_override_still_lets_the_settings_open(
+    paths: ShimmyPaths,
+) -> None:
+    run_cli(["config", "--metrics", "enable"])
+    terminal = Terminal([], terminal_env(TERM="xterm-256color", DO_NOT_TRACK="1"), size=(30, 100))
+    terminal.expect("DO_NOT_TRACK wins over the switch")  # the settings screen says so
+    terminal.type("q")
+    terminal.finish()
+
+    assert terminal.exit_code == 0
+    assert decision(paths) is Decision.ENABLED
+
+
+def test_ctrl_c_in_the_tui_records_nothing_and_exits_130(paths: ShimmyPaths) -> None:
+    terminal = Terminal([], terminal_env(TERM="xterm-256color"), size=(30, 100))
+    terminal.expect("Enable metrics")  # the TUI is up
+    terminal.type(CTRL_C)
+    terminal.finish()
+
+    assert terminal.exit_code == 130
+    assert "Traceback" not in terminal.text
+    assert not paths.config_file.exists()
+
+
+def test_the_prompt_warns_when_the_consent_ledger_cannot_be_written(paths: ShimmyPaths) -> None:
+    paths.metrics_dir.parent.mkdir(parents=True, exist_ok=True)
+    paths.metrics_dir.write_text("a file where the metrics folder should be")
+
+    result = run_cli(["--headless"], input_text="y\n")
+
+    assert result.returncode == 0
+    assert "Warning: cannot write the consent ledger" in result.stderr
+    assert "Your decision was saved in the config" in result.stderr
+    assert decision(paths) is Decision.ENABLED
+
+
+def test_the_prompt_says_where_an_unusable_config_was_kept(paths: ShimmyPaths) -> None:
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text("[1, 2")
+
+    result = run_cli(["--headless"], input_text="n\n")
+
+    [kept] = paths.config_dir.glob("config.json.corrupt-*")
+    assert f"kept as {kept}" in result.stderr
+    assert decision(paths) is Decision.DISABLED
+
+
+@pytest.mark.parametrize(
+    ("redirections", "message"),
+    [
+        ("<&-", True),
+        (">&-", True),
+        ("<&- >&-", True),
+        ("<&- >&- 2>&-", False),
+    ],
+    ids=["stdin-closed", "stdout-closed", "both-closed", "all-three-closed"],
+)
+@pytest.mark.parametrize("mode", [["--headless"], []], ids=["headless", "bare"])
+def test_closed_standard_streams_ask_nobody_and_never_crash(
+    paths: ShimmyPaths, redirections: str, message: bool, mode: list[str]
+) -> None:
+    import shlex
+    import subprocess
+
+    command = " ".join([shlex.quote(sys.executable), "-m", "shimmy_onboard", *mode, redirections])
+    # The shell closes the descriptors: DEVNULL would be an open (if empty) stream.
+    result = subprocess.run(
+        ["sh", "-c", f"exec {command}"], capture_output=True, text=True, timeout=30
+    )
+
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr and "Error" not in result.stderr
+    if message:
+        assert result.stderr.count("\n") == 1
+        assert "nothing was asked or recorded" in result.stderr
+    assert not paths.config_file.exists()
