@@ -261,21 +261,52 @@ async def test_the_settings_show_the_privacy_validators_result(home: Path) -> No
     assert "✔ no file paths" in verdict
 
 
-async def test_export_writes_the_export_document_to_the_file_it_names(home: Path) -> None:
+async def test_export_goes_to_the_metrics_folder_private_and_a_toast_names_the_whole_path(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets._toast import Toast
+
     decide(home, enable=True)
     paths = home_paths(home)
+    working_folder = tmp_path / "a-repository"
+    working_folder.mkdir()
+    monkeypatch.chdir(working_folder)
+    app = app_for(home)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        shown = str(app.screen.query_one("#export-result", Static).content)
+        await pilot.pause()
+        toasts = [(str(toast.render()), toast.region) for toast in app.screen.query(Toast)]
+        await pilot.press("q")
+
+    exported = paths.metrics_dir / "shimmy-metrics-export-20250115T103000Z.json"
+    assert json.loads(exported.read_text()) == export_document(paths, fixed_clock)
+    assert exported.stat().st_mode & 0o777 == 0o600
+    assert shown == f"Exported to {exported}"
+    [(toast_text, region)] = toasts
+    assert str(exported) in toast_text.replace("\n", "")
+    assert region.bottom <= 24 and region.right <= 80  # on screen at 80x24
+    assert list(working_folder.iterdir()) == []  # nothing dropped where it was started
+    assert app.return_value == Outcome()
+
+
+async def test_export_creates_the_metrics_folder_when_there_is_none(home: Path) -> None:
+    import shutil
+
+    paths = home_paths(home)
+    decide(home, enable=False)
+    shutil.rmtree(paths.metrics_dir)  # the ledger's folder: gone, as on a fresh state dir
     app = app_for(home)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("e")
         await pilot.pause()
-        shown = str(app.screen.query_one("#export-result", Static).content)
-        await pilot.press("q")
 
-    exported = home / "shimmy-metrics-export-20250115T103000Z.json"
-    assert shown == "Exported to ~/shimmy-metrics-export-20250115T103000Z.json"
-    assert json.loads(exported.read_text()) == export_document(paths, fixed_clock)
-    assert app.return_value == Outcome()
+    assert [file.name for file in paths.metrics_dir.iterdir()] == [
+        "shimmy-metrics-export-20250115T103000Z.json"
+    ]
 
 
 async def test_consent_to_an_older_schema_asks_again_and_says_what_changed(
@@ -365,3 +396,177 @@ async def test_a_config_that_cannot_be_written_is_reported_and_ends_with_exit_3(
     outcome = app.return_value
     assert outcome is not None and outcome.recorded is None and outcome.error
     assert exit_code(outcome) == 3
+
+
+@pytest.mark.parametrize("screen_keys", [(), ("y",)], ids=["welcome", "done"])
+async def test_ctrl_c_leaves_at_once_records_nothing_more_and_exits_130(
+    home: Path, screen_keys: tuple[str, ...]
+) -> None:
+    from shimmy_onboard.tui.app import exit_code
+
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press(*screen_keys)
+        await pilot.pause()
+        before = read_ledger(home_paths(home))
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+
+    outcome = app.return_value
+    assert outcome is not None and outcome.interrupted
+    assert exit_code(outcome) == 130 and app.return_code == 130
+    assert read_ledger(home_paths(home)) == before  # Ctrl-C itself recorded nothing
+    if not screen_keys:
+        assert not home_paths(home).config_file.exists()
+
+
+def footer_labels(app: OnboardingApp) -> dict[str, str]:
+    from textual.widgets._footer import FooterKey
+
+    return {key.key: key.description for key in app.screen.query(FooterKey)}
+
+
+async def test_the_footer_names_what_r_does_now_raw_bytes_or_readable(home: Path) -> None:
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = footer_labels(app)["r"]
+        await pilot.press("r")
+        await pilot.pause()
+        pane = app.screen.query_one(PreviewPane)
+        after_one = (footer_labels(app)["r"], pane.raw)
+        await pilot.press("r")
+        await pilot.pause()
+        after_two = (footer_labels(app)["r"], pane.raw)
+
+    assert first == "Raw bytes"
+    assert after_one == ("Readable", True)
+    assert after_two == ("Raw bytes", False)
+
+
+async def test_s_in_the_settings_footer_switches_metrics_on_and_off(home: Path) -> None:
+    decide(home, enable=False)
+    paths = home_paths(home)
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        label = footer_labels(app).get("s")
+        await pilot.press("s")
+        await settle(pilot)
+        switched_on = (recorded(paths), app.screen.query_one("#metrics-switch", Switch).value)
+        await pilot.press("s")
+        await settle(pilot)
+
+    assert label == "Switch metrics on/off"
+    assert switched_on == (Decision.ENABLED, True)
+    assert recorded(paths) is Decision.DISABLED
+    assert ledger_sources(paths)[-2:] == [("enabled", "tui"), ("disabled", "tui")]
+
+
+async def test_the_settings_status_lines_show_whole_at_80x24(home: Path) -> None:
+    decide(home, enable=True)
+    app = app_for(home, env={"DO_NOT_TRACK": "1"})  # the longest status: four rules
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one("#settings").content_region
+        status = app.screen.query_one("#status").region
+
+    assert pane.y <= status.y and status.bottom <= pane.bottom
+
+
+async def test_the_done_screen_says_where_an_unusable_config_was_kept(home: Path) -> None:
+    paths = home_paths(home)
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text("{not json")
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("y")
+        await pilot.pause()
+        assert isinstance(app.screen, DoneScreen)
+        text = " ".join(str(static.content) for static in app.screen.query(Static))
+
+    [kept] = paths.config_dir.glob("config.json.corrupt-*")
+    assert f"kept as ~/.config/shimmy/{kept.name}" in text
+    assert kept.read_text() == "{not json"
+
+
+async def test_the_done_screen_warns_when_the_consent_ledger_could_not_be_written(
+    home: Path,
+) -> None:
+    paths = home_paths(home)
+    paths.metrics_dir.parent.mkdir(parents=True)
+    paths.metrics_dir.write_text("a file where the metrics folder should be")
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, DoneScreen)
+        text = " ".join(str(static.content) for static in app.screen.query(Static))
+
+    assert "cannot write the consent ledger" in text
+    assert "Your decision was saved in the config" in text
+    assert "Logged in" not in text
+    assert recorded(paths) is Decision.DISABLED
+
+
+async def test_asked_again_for_a_newer_schema_the_preview_shows_the_id_enabling_records(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shimmy_onboard import consent
+    from shimmy_onboard.clock import format_utc
+
+    old_id = "11111111-2222-4333-8444-555555555555"
+    record_decision_with_id(home, old_id)
+    monkeypatch.setattr(consent, "SCHEMA_VERSION", 2)  # the payload changed since
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        shown = json.loads(app.screen.query_one(PreviewPane).body or b"")[0]["session_id"]
+        await pilot.press("y")
+        await pilot.pause()
+
+    config = json.loads(home_paths(home).config_file.read_text())["metrics"]
+    assert shown == config["session_id"] == FIXED_SESSION_ID != old_id
+    assert config["last_updated"] == format_utc(fixed_clock())
+
+
+async def test_after_a_disable_the_settings_preview_shows_the_id_enabling_would_record(
+    home: Path,
+) -> None:
+    old_id = "11111111-2222-4333-8444-555555555555"
+    record_decision_with_id(home, old_id)
+    consent_record(home, enable=False)  # a disable keeps the old id in the config
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, SettingsScreen)
+        shown = json.loads(app.screen.query_one(PreviewPane).body or b"")[0]["session_id"]
+        await pilot.press("s")
+        await settle(pilot)
+
+    config = json.loads(home_paths(home).config_file.read_text())["metrics"]
+    assert shown == config["session_id"] == FIXED_SESSION_ID
+
+
+def record_decision_with_id(home: Path, session_id: str) -> None:
+    from shimmy_onboard.consent import record_decision
+    from shimmy_onboard.vocab import ConsentSource
+
+    record_decision(
+        home_paths(home),
+        enable=True,
+        source=ConsentSource.CLI,
+        clock=fixed_clock,
+        mint_id=lambda: session_id,
+    )
+
+
+def consent_record(home: Path, enable: bool) -> None:
+    from shimmy_onboard.consent import record_decision
+    from shimmy_onboard.vocab import ConsentSource
+
+    record_decision(home_paths(home), enable=enable, source=ConsentSource.CLI, clock=fixed_clock)

@@ -8,10 +8,11 @@ from pathlib import PurePath
 from typing import Any, ClassVar, NamedTuple
 
 from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from shimmy_onboard.consent import ConsentState, DecisionChange, load_state, record_decision
-from shimmy_onboard.exits import EXIT_FAILED, EXIT_OK
+from shimmy_onboard.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from shimmy_onboard.paths import ShimmyPaths
 from shimmy_onboard.styles import stylesheet_paths
 from shimmy_onboard.tui.services import Services, default_services
@@ -31,6 +32,7 @@ class Outcome(NamedTuple):
 
     recorded: Decision | None = None
     error: str | None = None
+    interrupted: bool = False  # left with Ctrl-C
 
 
 class OnboardingApp(App[Outcome]):
@@ -38,6 +40,11 @@ class OnboardingApp(App[Outcome]):
     HORIZONTAL_BREAKPOINTS = BREAKPOINTS
     TITLE = "Shimmy metrics"
     ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Ctrl-C leaves, as it does at the plain prompt (Textual's default only says how
+        # to quit). A priority binding: no focused widget can take it first.
+        Binding("ctrl+c", "interrupt", "Interrupt", show=False, priority=True, system=True),
+    ]
 
     def __init__(self, services: Services, *, light: bool = False) -> None:
         super().__init__()
@@ -100,6 +107,11 @@ class OnboardingApp(App[Outcome]):
     def leave(self) -> None:
         self.exit(self.outcome)
 
+    def action_interrupt(self) -> None:
+        """Ctrl-C: leave at once. Nothing is recorded by it (a decision made before stays)."""
+        self.outcome = self.outcome._replace(interrupted=True)
+        self.exit(self.outcome, return_code=EXIT_INTERRUPTED)
+
 
 def run_onboarding(paths: ShimmyPaths, env: Mapping[str, str] | None = None) -> int:
     """Run the app on this terminal; the exit code for ``shimmy-onboard``."""
@@ -109,5 +121,8 @@ def run_onboarding(paths: ShimmyPaths, env: Mapping[str, str] | None = None) -> 
 
 
 def exit_code(outcome: Outcome) -> int:
-    """0 when a decision was recorded or the person left; 3 when the config could not be written."""
+    """0 when a decision was recorded or the person left; 3 when the config could not be
+    written; 130 after Ctrl-C, as at the plain prompt."""
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_FAILED if outcome.error else EXIT_OK

@@ -44,7 +44,6 @@ class Services(NamedTuple):
     validate: Callable[[ShimmyPaths, bytes], ValidatorResult]
     export: Callable[[ShimmyPaths, Path, Clock], None]
     mint_session_id: Callable[[], str]
-    export_dir: Path
     clock: Clock = system_clock
     #: Where the deployment type's container markers are looked for.
     system_root: Path = Path("/")
@@ -72,7 +71,6 @@ def default_services(paths: ShimmyPaths, env: Mapping[str, str]) -> Services:
         validate=run_validator,
         export=write_export,
         mint_session_id=new_session_id,
-        export_dir=Path.cwd(),
     )
 
 
@@ -86,10 +84,15 @@ def detect_this_machine() -> Machine:
 def build_preview(
     services: Services, machine: Machine | None, session_id: str | None
 ) -> tuple[bytes, bool]:
-    """The exact body the next send would transmit: the function the preview command uses."""
+    """The exact body the next send would transmit: the function the preview command uses.
+
+    An example object carries ``session_id``, the id the screen says is (or will be)
+    recorded: the example builder prefers the config's id, which enabling replaces (after
+    a disable, or when asked again for a newer schema).
+    """
     from shimmy_onboard.transparency import preview_body
 
-    return preview_body(
+    body, is_example = preview_body(
         services.paths,
         machine=machine,
         clock=services.clock,
@@ -97,6 +100,21 @@ def build_preview(
         env=services.env,
         root=services.system_root,
     )
+    if is_example and session_id is not None:
+        body = _with_session_id(body, session_id)
+    return body, is_example
+
+
+def _with_session_id(body: bytes, session_id: str) -> bytes:
+    import json
+
+    from shimmy_onboard.payload import serialize_body
+
+    reports = json.loads(body)
+    if reports[0].get("session_id") == session_id:
+        return body
+    reports[0]["session_id"] = session_id
+    return serialize_body(reports)  # the one serializer: the bytes are as a send makes them
 
 
 def run_validator(paths: ShimmyPaths, body: bytes) -> ValidatorResult:
@@ -118,12 +136,22 @@ def run_validator(paths: ShimmyPaths, body: bytes) -> ValidatorResult:
     )
 
 
+def export_target(paths: ShimmyPaths, clock: Clock = system_clock) -> Path:
+    """Where the settings screen's export goes: the metrics folder, beside the data it
+    describes (not the current folder, which may be anything, a repository included)."""
+    from shimmy_onboard.clock import file_stamp
+
+    return paths.metrics_dir / f"shimmy-metrics-export-{file_stamp(clock())}.json"
+
+
 def write_export(paths: ShimmyPaths, target: Path, clock: Clock = system_clock) -> None:
-    """The document ``config --metrics export`` prints, written to ``target``; raises OSError."""
+    """The document ``config --metrics export`` prints, written to ``target`` (mode 0600,
+    its folder created 0700 if needed); raises OSError."""
     import json
 
     from shimmy_onboard.config import write_bytes_atomically
     from shimmy_onboard.transparency import export_document
 
     text = json.dumps(export_document(paths, clock), indent=2, ensure_ascii=False) + "\n"
-    write_bytes_atomically(target, text.encode("utf-8"))
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_bytes_atomically(target, text.encode("utf-8"))  # creates the file 0600

@@ -67,7 +67,6 @@ def make_services(
         validate=run_validator,
         export=write_export,
         mint_session_id=lambda: FIXED_SESSION_ID,
-        export_dir=home,
         clock=fixed_clock,
         system_root=home,  # no container markers: the deployment type is "development"
     )
@@ -186,6 +185,7 @@ STATES: tuple[ScreenState, ...] = (
     ScreenState("done-disabled", "After No thanks", (100, 30), _after_keys("n")),
     ScreenState("settings-enabled", "Settings, metrics enabled", (120, 40), _settings(True)),
     ScreenState("settings-disabled", "Settings, metrics disabled", (120, 40), _settings(False)),
+    ScreenState("settings-80x24", "Settings at 80x24 (panes stacked)", (80, 24), _settings(True)),
     ScreenState(
         "settings-suppressed",
         "Settings, enabled but DO_NOT_TRACK=1 wins",

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from shimmy_onboard.tui.services import ValidatorResult
 from shimmy_onboard.tui.widgets.preview import PreviewPane
+from shimmy_onboard.vocab import Decision
 
 if TYPE_CHECKING:
     from shimmy_onboard.hardware import MachineFacts as Machine
     from shimmy_onboard.tui.app import OnboardingApp
 
 PREVIEW_GROUP = "preview"
+
+#: ``r`` switches the preview between readable JSON and the raw bytes; the footer shows
+#: the one that applies (``PreviewingScreen.check_action``).
+RAW_BINDINGS = [
+    Binding("r", "show_raw", "Raw bytes"),
+    Binding("r", "show_readable", "Readable"),
+]
 
 
 class Preview(NamedTuple):
@@ -62,9 +71,12 @@ class PreviewingScreen(Screen[None]):
         return self.app
 
     def preview_session_id(self) -> str | None:
-        """The id the preview carries: the recorded one when enabled, else the one to record."""
+        """The id the preview carries: the recorded one while that consent is current, else
+        the one that enabling here would record (a disable kept the old id, and consent to
+        an older schema is asked again: enabling mints a new one in both cases)."""
         state = self.onboarding.consent_state()
-        if state.decision.value == "enabled" and state.session_id:
+        current_consent = state.decision is Decision.ENABLED and not state.needs_reconsent
+        if current_consent and state.session_id is not None:
             return state.session_id
         return self.onboarding.session_id
 
@@ -102,5 +114,24 @@ class PreviewingScreen(Screen[None]):
     def show_verdict(self, verdict: ValidatorResult) -> None:
         """Screens that set ``validates`` show the privacy validator's result."""
 
-    def action_toggle_raw(self) -> None:
-        self.query_one(PreviewPane).toggle_raw()
+    #: Whether the preview shows the raw bytes; the footer's ``r`` offers the other form.
+    raw_shown = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Two ``r`` bindings, one shown at a time: the footer names what ``r`` does now.
+        if action == "show_raw":
+            return not self.raw_shown
+        if action == "show_readable":
+            return self.raw_shown
+        return True
+
+    def action_show_raw(self) -> None:
+        self._set_raw(True)
+
+    def action_show_readable(self) -> None:
+        self._set_raw(False)
+
+    def _set_raw(self, raw: bool) -> None:
+        self.raw_shown = raw
+        self.query_one(PreviewPane).set_raw(raw)
+        self.refresh_bindings()

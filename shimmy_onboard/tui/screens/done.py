@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -10,6 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
+from shimmy_onboard import messages
 from shimmy_onboard.consent import DecisionChange
 from shimmy_onboard.tui.widgets.choice import ChoiceButton
 from shimmy_onboard.vocab import Decision
@@ -35,20 +37,22 @@ class DoneScreen(Screen[None]):
         enabled = self.change.after is Decision.ENABLED
         metrics = self.change.metrics
         state = app.consent_state()
+        opt_out_by = state.opt_out_by
         with VerticalScroll(id="done", classes="pane"):
-            if enabled:
-                yield Static("✔ Metrics enabled. Thank you!", id="done-title")
-                yield Static(
-                    "One anonymous report is sent when Shimmy shuts down, at most once a "
-                    "session. See it first any time: shimmy config --metrics preview",
-                    classes="paragraph",
-                )
-            else:
-                yield Static("Metrics disabled.", id="done-title")
-                yield Static(
-                    "Nothing is collected or sent. Shimmy will not ask again.",
-                    classes="paragraph",
-                )
+            title = messages.confirmation_title(enabled, opt_out_by)
+            if enabled and opt_out_by is None:
+                title = f"✔ {title} Thank you!"
+            yield Static(title, id="done-title")
+            detail = messages.confirmation_detail(enabled, opt_out_by)
+            if not enabled:
+                detail += " Shimmy will not ask again."  # said here, after the question
+            yield Static(detail, classes="paragraph")
+            # What went wrong on the way, though the decision itself was saved.
+            if self.change.backup:
+                kept = services.show_path(Path(self.change.backup))
+                yield Static(messages.backup_notice(kept), classes="note")
+            if self.change.ledger_error:
+                yield Static(messages.ledger_warning(self.change.ledger_error), classes="note")
             recorded = [
                 f"enabled          {str(metrics.enabled).lower()}",
                 f"last_updated     {metrics.last_updated}",
@@ -58,20 +62,13 @@ class DoneScreen(Screen[None]):
                 recorded.insert(1, f"session_id       {metrics.session_id}")
             yield Static("Recorded:", classes="recorded")
             yield Static("\n".join(recorded), classes="recorded-values")
-            yield Static(
-                f"In {services.show_path(services.paths.config_file)}\n"
-                f"Logged in {services.show_path(services.paths.ledger_file)}",
-                classes="where",
-            )
-            verb = "disable" if enabled else "enable"
-            yield Static(
-                f"Change it any time: shimmy config --metrics {verb}, or run shimmy-onboard again.",
-                classes="hint",
-            )
-            if state.opt_out_by:
-                yield Static(
-                    f"{state.opt_out_by} is set: nothing is sent while it is.", classes="note"
-                )
+            where = [f"In {services.show_path(services.paths.config_file)}"]
+            if not self.change.ledger_error:
+                where.append(f"Logged in {services.show_path(services.paths.ledger_file)}")
+            yield Static("\n".join(where), classes="where")
+            yield Static(messages.change_hint(enabled), classes="hint")
+            if opt_out_by and not enabled:
+                yield Static(messages.opt_out_note(opt_out_by), classes="note")
         with Horizontal(id="actions"):
             yield ChoiceButton("Done", id="close", variant="primary")
         yield Footer()

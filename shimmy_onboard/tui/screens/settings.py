@@ -9,10 +9,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, VerticalScroll
 from textual.widgets import Button, Label, Static, Switch
 
-from shimmy_onboard.clock import file_stamp
 from shimmy_onboard.consent import ConsentState
-from shimmy_onboard.tui.screens._preview_worker import PreviewingScreen
-from shimmy_onboard.tui.services import ValidatorResult
+from shimmy_onboard.tui.screens._preview_worker import RAW_BINDINGS, PreviewingScreen
+from shimmy_onboard.tui.services import ValidatorResult, export_target
 from shimmy_onboard.tui.widgets.choice import ChoiceButton
 from shimmy_onboard.tui.widgets.preview import PreviewPane
 from shimmy_onboard.vocab import Decision
@@ -22,9 +21,10 @@ class SettingsScreen(PreviewingScreen):
     AUTO_FOCUS = "#metrics-switch"
     validates = True
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "switch", "Switch metrics on/off"),
         Binding("e", "export", "Export"),
         Binding("p", "policy", "Data policy"),
-        Binding("r", "toggle_raw", "Raw bytes"),
+        *RAW_BINDINGS,
         Binding("q", "leave", "Quit"),
         Binding("escape", "leave", "Quit", show=False),
     ]
@@ -74,6 +74,10 @@ class SettingsScreen(PreviewingScreen):
         self.query_one("#validator", Static).update("Privacy check: running…")
         self.refresh_preview()
 
+    def action_switch(self) -> None:
+        """``s``: the same as flipping the switch (``on_switch_changed`` records it)."""
+        self.query_one("#metrics-switch", Switch).toggle()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "export":
             self.action_export()
@@ -82,14 +86,19 @@ class SettingsScreen(PreviewingScreen):
 
     def action_export(self) -> None:
         services = self.onboarding.services
-        target = services.export_dir / f"shimmy-metrics-export-{file_stamp(services.clock())}.json"
+        target = export_target(services.paths, services.clock)
         result = self.query_one("#export-result", Static)
         try:
             services.export(services.paths, target, services.clock)
         except OSError as error:
-            result.update(f"Export failed: {error.strerror or error}")
+            message = f"Export failed: {error.strerror or error}"
+            result.update(message)
+            self.notify(message, title="Export", severity="error", timeout=10)
             return
-        result.update(f"Exported to {services.show_path(target)}")
+        # The toast shows at any size; the line below the status stays for later reading.
+        message = f"Exported to {target}"
+        result.update(message)
+        self.notify(message, title="Export", timeout=10)
 
     def show_verdict(self, verdict: ValidatorResult) -> None:
         label = self.query_one("#validator", Static)

@@ -10,7 +10,7 @@ from textual.containers import Container, Horizontal, VerticalScroll
 from textual.widgets import Button, Static
 
 from shimmy_onboard.consent import ConsentState
-from shimmy_onboard.tui.screens._preview_worker import PreviewingScreen
+from shimmy_onboard.tui.screens._preview_worker import RAW_BINDINGS, PreviewingScreen
 from shimmy_onboard.tui.widgets.choice import ChoiceButton
 from shimmy_onboard.tui.widgets.consent_text import ConsentText
 from shimmy_onboard.tui.widgets.preview import PreviewPane
@@ -29,7 +29,7 @@ class WelcomeScreen(PreviewingScreen):
         Binding("y", "decide(True)", "Enable"),
         Binding("n", "decide(False)", "No thanks"),
         Binding("p", "policy", "Data policy"),
-        Binding("r", "toggle_raw", "Raw bytes"),
+        *RAW_BINDINGS,
         Binding("q", "leave", "Not now"),
         Binding("escape", "leave", "Not now", show=False),
     ]

@@ -50,8 +50,8 @@ class PreviewPane(VerticalScroll):
         self.query_one("#payload", Static).update(f"The preview could not be built: {message}")
         self.query_one("#payload-note", Static).update("")
 
-    def toggle_raw(self) -> None:
-        self.raw = not self.raw
+    def set_raw(self, raw: bool) -> None:
+        self.raw = raw
         if self.body is not None:
             self._render_body()
 
