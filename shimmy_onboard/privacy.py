@@ -392,7 +392,8 @@ def check_strings(
     for rule in rules:
         found = _first_hit(rule, strings)
         if found is None:
-            results.append(CheckResult(rule.name, True, f"none found in {_count(len(strings))}"))
+            checked = f"checked {_count(len(strings))} beyond the schema's own words"
+            results.append(CheckResult(rule.name, True, f"none found ({checked})"))
         else:
             where, hit = found
             results.append(CheckResult(rule.name, False, f"{where} contains {_quote(hit)}"))
