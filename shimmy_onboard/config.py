@@ -157,7 +157,10 @@ def open_regular_file(
         mode = os.fstat(descriptor).st_mode
         kind = _file_kind(mode)
         if kind is not None:
-            raise NotARegularFile(f"{os.fspath(path)} is {kind}, not a regular file")
+            import errno
+
+            reason = f"it is not a regular file: it is {kind}"
+            raise NotARegularFile(errno.EINVAL, reason, os.fspath(path))
         if hasattr(os, "set_blocking"):
             os.set_blocking(descriptor, True)
     except BaseException:
@@ -185,8 +188,7 @@ def _read_file(path: str) -> ConfigSnapshot:
     except FileNotFoundError:
         return ConfigSnapshot(path=path)
     except NotARegularFile as error:
-        kind = str(error).rsplit(" is ", 1)[-1]
-        return ConfigSnapshot(path=path, exists=True, problem=f"it is {kind}")
+        return ConfigSnapshot(path=path, exists=True, problem=error.strerror)
     except OSError as error:
         unreadable = f"it cannot be read ({_reason(error)})"
         return ConfigSnapshot(path=path, exists=True, problem=unreadable)

@@ -34,7 +34,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shimmy_onboard.clock import format_utc, parse_utc
-from shimmy_onboard.config import remove_abandoned_temp_files, write_bytes_atomically
+from shimmy_onboard.config import (
+    open_regular_file,
+    remove_abandoned_temp_files,
+    write_bytes_atomically,
+)
 from shimmy_onboard.paths import ShimmyPaths
 
 if TYPE_CHECKING:
@@ -134,9 +138,9 @@ def _is_sent_entry(entry: object) -> bool:
 
 def _read_bytes(path: Path) -> bytes | None:
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(open_regular_file(path), "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError:
+    except OSError:  # missing, unreadable, or a FIFO or device planted in its place
         return None
     return raw if len(raw) <= MAX_FILE_BYTES else None
 

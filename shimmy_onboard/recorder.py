@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from shimmy_onboard.clock import Clock, parse_utc, system_clock
+from shimmy_onboard.config import open_regular_file
 from shimmy_onboard.consent import ci_variable_set
 from shimmy_onboard.vocab import (
     MAX_RAW_VERSION_LENGTH,
@@ -647,10 +648,6 @@ def _moment(seconds: float) -> datetime:
         return limit.replace(tzinfo=_UTC)
 
 
-class NotARegularFile(OSError):
-    """The events path is a FIFO, a device, a directory or a socket: never read."""
-
-
 class ReadDeadlinePassed(Exception):
     """The events file could not be read completely before the deadline.
 
@@ -662,30 +659,6 @@ class ReadDeadlinePassed(Exception):
 # The clock is looked at once per this many lines (a power of two: a mask, not a
 # division), about a millisecond of reading: the deadline is kept to within that.
 _DEADLINE_CHECK_LINES = 1024
-
-
-def _open_regular_file(path: str | Path) -> int:
-    """A read descriptor on ``path`` if it is a regular file; else NotARegularFile.
-
-    O_NONBLOCK, so that opening a FIFO with no writer returns at once instead of waiting
-    forever; checked before a byte is read, so a device like /dev/zero is never read.
-    """
-    import errno
-    import stat
-
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(path, flags)
-    try:
-        mode = os.fstat(descriptor).st_mode
-    except OSError:
-        os.close(descriptor)
-        raise
-    if not stat.S_ISREG(mode):
-        os.close(descriptor)
-        if stat.S_ISDIR(mode):  # as open() says it
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        raise NotARegularFile(errno.EINVAL, "it is not a regular file", str(path))
-    return descriptor
 
 
 def read_events(
@@ -720,7 +693,7 @@ def read_events(
     monotonic = time.monotonic
     check_mask = _DEADLINE_CHECK_LINES - 1
 
-    descriptor = _open_regular_file(path)
+    descriptor = open_regular_file(path)
     with open(descriptor, encoding="utf-8", errors="surrogateescape") as events:
         mtime = os.fstat(descriptor).st_mtime
         readline = events.readline

@@ -87,7 +87,9 @@ def example_report(
     """This machine's object for a session that starts and ends at this moment.
 
     ``env`` (default ``os.environ``) and ``root`` (default ``/``) are where the deployment
-    type and the version are read from: the TUI's snapshots fix them.
+    type and the version are read from: the TUI's snapshots fix them. ``session_id`` is
+    the id the caller knows will be used (the TUI's, for a consent about to be given);
+    without it, the config's, else a random one.
     """
     from shimmy_onboard.config import read_config
     from shimmy_onboard.payload import build_report
@@ -103,7 +105,7 @@ def example_report(
     summary = recorder.summary(ended_at=now)
     configured = read_config(paths).metrics.session_id
     return build_report(
-        session_id=configured or session_id or str(uuid.uuid4()),
+        session_id=session_id or configured or str(uuid.uuid4()),
         summary=summary,
         machine=machine,
         version=env.get("SHIMMY_VERSION") or None,
@@ -230,10 +232,11 @@ def run_validate(paths: ShimmyPaths, file: str | None) -> int:
 
 
 def _validate_file(file: str) -> int:
+    from shimmy_onboard.config import open_regular_file
     from shimmy_onboard.privacy import BodyError, check_sessions, parse_body
 
     try:
-        with open(file, "rb") as handle:
+        with os.fdopen(open_regular_file(file), "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         _say(f"{PROG}: cannot read {file}: {error.strerror or type(error).__name__}")

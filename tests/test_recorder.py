@@ -929,7 +929,9 @@ def test_a_time_beyond_what_a_datetime_holds_is_clamped() -> None:
 def test_a_missing_or_unreadable_file_raises_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read(tmp_path / "missing.jsonl")
-    with pytest.raises(IsADirectoryError):
+    from shimmy_onboard.config import NotARegularFile
+
+    with pytest.raises(NotARegularFile, match="a directory"):
         read(tmp_path)
     if os.geteuid() != 0:  # root reads anything
         locked = write_lines(tmp_path / "locked.jsonl", DESIGN_EXAMPLE)
@@ -1021,7 +1023,7 @@ def test_any_values_recorded_in_process_never_raise(fields: dict[str, object]) -
 
 
 def test_a_device_is_refused_before_a_byte_is_read(tmp_path: Path) -> None:
-    from shimmy_onboard.recorder import NotARegularFile
+    from shimmy_onboard.config import NotARegularFile
 
     if not os.path.exists("/dev/null"):
         pytest.skip("no /dev/null here")
@@ -1033,7 +1035,7 @@ def test_a_device_is_refused_before_a_byte_is_read(tmp_path: Path) -> None:
 def test_a_fifo_without_a_writer_is_refused_at_once_instead_of_waiting(tmp_path: Path) -> None:
     import threading
 
-    from shimmy_onboard.recorder import NotARegularFile
+    from shimmy_onboard.config import NotARegularFile
 
     fifo = tmp_path / "events.fifo"
     os.mkfifo(fifo)

@@ -81,8 +81,18 @@ def test_the_preview_carries_the_configs_session_id_once_there_is_one(paths: Shi
     without_config, _ = preview_body(paths, machine=MACHINE, clock=fixed_clock)
     assert json.loads(without_config)[0]["session_id"] != GIVEN_ID  # a fresh random one
     session_id = enable(paths)
-    body, _ = preview_body(paths, machine=MACHINE, clock=fixed_clock, session_id=GIVEN_ID)
+    body, _ = preview_body(paths, machine=MACHINE, clock=fixed_clock)
     assert json.loads(body)[0]["session_id"] == session_id
+
+
+def test_the_preview_carries_the_id_a_consent_about_to_be_given_will_record(
+    paths: ShimmyPaths,
+) -> None:
+    enable(paths)  # an older id in the config, as after a disable or for an older schema
+
+    body, _ = preview_body(paths, machine=MACHINE, clock=fixed_clock, session_id=GIVEN_ID)
+
+    assert json.loads(body)[0]["session_id"] == GIVEN_ID
 
 
 def test_with_sessions_queued_the_preview_is_the_queue(paths: ShimmyPaths) -> None:

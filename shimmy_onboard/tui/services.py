@@ -87,8 +87,8 @@ def build_preview(
     """The exact body the next send would transmit: the function the preview command uses.
 
     An example object carries ``session_id``, the id the screen says is (or will be)
-    recorded: the example builder prefers the config's id, which enabling replaces (after
-    a disable, or when asked again for a newer schema).
+    recorded: after a disable, or when asked again for a newer schema, that is the id
+    enabling will record, not the config's old one.
     """
     from shimmy_onboard.transparency import preview_body
 
@@ -100,21 +100,7 @@ def build_preview(
         env=services.env,
         root=services.system_root,
     )
-    if is_example and session_id is not None:
-        body = _with_session_id(body, session_id)
     return body, is_example
-
-
-def _with_session_id(body: bytes, session_id: str) -> bytes:
-    import json
-
-    from shimmy_onboard.payload import serialize_body
-
-    reports = json.loads(body)
-    if reports[0].get("session_id") == session_id:
-        return body
-    reports[0]["session_id"] = session_id
-    return serialize_body(reports)  # the one serializer: the bytes are as a send makes them
 
 
 def run_validator(paths: ShimmyPaths, body: bytes) -> ValidatorResult:
