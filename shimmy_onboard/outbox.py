@@ -187,27 +187,38 @@ def sendable_entries(
 ) -> list[QueuedSession]:
     """The queued sessions the next send transmits, oldest first: THE one filter.
 
-    Within the bounds (50 sessions, 30 days) and passing every privacy check: anything
-    else in queue.json (planted by hand, left by an older version, expired) is never
-    sent. ``send`` and ``preview`` both use this list, so preview shows what is sent.
+    Within the bounds (50 sessions, 30 days), carrying the config's current
+    ``session_id``, and passing every privacy check: anything else in queue.json (planted
+    by hand, left by an older version, expired, or queued under a consent since withdrawn,
+    whose id must never be linked to the new one) is never sent. ``send`` and ``preview``
+    both use this list, so preview shows what is sent.
     With ``prune``, the dropped sessions are also taken out of the file, under the lock;
     without it (preview) nothing is written. Never raises for a busy lock or a
     read-only state dir: the filtered list is what matters.
     """
     entries = load_entries(paths)
-    kept = _passing(bounded(entries, now))
+    kept = _passing(bounded(entries, now), _current_session_id(paths))
     if prune and len(kept) < len(entries):
         _prune_queue(paths, now)
     return kept
 
 
-def _passing(entries: list[QueuedSession]) -> list[QueuedSession]:
+def _current_session_id(paths: ShimmyPaths) -> str | None:
+    from shimmy_onboard.config import read_config
+
+    return read_config(paths).metrics.session_id
+
+
+def _passing(entries: list[QueuedSession], session_id: str | None) -> list[QueuedSession]:
     if not entries:
         return []
     from shimmy_onboard.privacy import check_report  # pydantic: only with a queue to check
 
     kept = []
     for entry in entries:
+        if entry.report.get("session_id") != session_id:
+            _log().debug("a queued session of an earlier consent was dropped, never sent")
+            continue
         failed = [check for check in check_report(entry.report) if not check.passed]
         if failed:
             reasons = "; ".join(f"{check.name}: {check.detail}" for check in failed)
@@ -223,7 +234,8 @@ def _prune_queue(paths: ShimmyPaths, now: datetime) -> None:
             if not os.path.exists(paths.queue_file):
                 return  # disabled meanwhile: not brought back
             # Read again under the lock: another process may have queued one since.
-            _write_queue(paths, _passing(bounded(load_entries(paths), now)))
+            kept = _passing(bounded(load_entries(paths), now), _current_session_id(paths))
+            _write_queue(paths, kept)
     except (OSError, OutboxBusy) as error:
         _log().debug("the dropped sessions could not be taken out of the queue: %s", error)
 

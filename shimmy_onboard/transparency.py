@@ -214,8 +214,9 @@ def run_validate(paths: ShimmyPaths, file: str | None) -> int:
         dropped = len(queue) - len(sendable_entries(paths, system_clock(), prune=False))
         if dropped:
             _print_line(
-                f"  {_plural(dropped, 'queued session')} over the bounds (50 sessions, 30 days) "
-                "or failing a check: the next send drops them, they are never sent."
+                f"  {_plural(dropped, 'queued session')} over the bounds (50 sessions, 30 days), "
+                "from an earlier consent, or failing a check: the next send drops them, "
+                "they are never sent."
             )
     else:
         _print_line("The queue: empty, nothing waiting to be sent.")

@@ -130,7 +130,8 @@ def timestamps(body: bytes) -> list[str]:
 
 @pytest.fixture
 def enabled(paths: ShimmyPaths) -> ShimmyPaths:
-    record_decision(paths, enable=True, source=ConsentSource.CLI)
+    # The id the planted sessions carry: they were queued under this consent.
+    record_decision(paths, enable=True, source=ConsentSource.CLI, mint_id=lambda: FIXED_MACHINE_ID)
     return paths
 
 
@@ -812,6 +813,23 @@ def test_a_session_queued_in_2020_is_neither_previewed_nor_sent(
     [request] = ok_server.requests
     assert "2025-01-15T10:07:00Z" not in timestamps(request.body)
     assert "2025-01-15T10:08:00Z" in timestamps(request.body)
+
+
+def test_a_session_queued_under_a_withdrawn_consent_is_never_sent_after_re_enabling(
+    enabled: ShimmyPaths, ok_server: LoopbackServer
+) -> None:
+    plant_queue(enabled, [(datetime.now(timezone.utc), queued_report(ended_minute=12))])
+    # Disabling could not delete the queue (say it was read-only); then consent again.
+    kept = enabled.queue_file.read_bytes()
+    record_decision(enabled, enable=False, source=ConsentSource.CLI)
+    enabled.queue_file.write_bytes(kept)
+    record_decision(enabled, enable=True, source=ConsentSource.CLI)
+
+    assert b"10:12:00Z" not in preview_stdout()
+    assert_quiet_success(send([], to(ok_server.url)))
+    [request] = ok_server.requests
+    assert FIXED_MACHINE_ID.encode() not in request.body
+    assert "2025-01-15T10:12:00Z" not in timestamps(request.body)
 
 
 # --- hostile events files -------------------------------------------------------------------

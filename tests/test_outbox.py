@@ -195,8 +195,9 @@ def test_sendable_entries_drop_what_fails_a_check_or_the_bounds_and_prune_only_w
     paths: ShimmyPaths,
 ) -> None:
     from shimmy_onboard.outbox import sendable_entries
-    from tests.test_transparency import a_report
+    from tests.test_transparency import GIVEN_ID, a_report, enable
 
+    enable(paths, GIVEN_ID)  # the consent the queued sessions were made under
     now = datetime.now(timezone.utc)
     clean = a_report(1)
     planted = [
@@ -211,7 +212,7 @@ def test_sendable_entries_drop_what_fails_a_check_or_the_bounds_and_prune_only_w
             for number, (queued_at, queued) in enumerate(planted)
         ],
     }
-    paths.metrics_dir.mkdir(parents=True)
+    paths.metrics_dir.mkdir(parents=True, exist_ok=True)
     paths.queue_file.write_text(json.dumps(document))
 
     on_file = load_queue(paths)

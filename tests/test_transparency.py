@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shimmy_onboard.consent import record_decision
+from shimmy_onboard.consent import new_session_id, record_decision
 from shimmy_onboard.hardware import MachineFacts
 from shimmy_onboard.outbox import enqueue, load_queue, record_sent
 from shimmy_onboard.paths import ShimmyPaths
@@ -53,8 +53,9 @@ def a_report(requests: int = 3) -> dict[str, Any]:
     return build_report(session_id=GIVEN_ID, summary=summary, machine=MACHINE, version="1.3.2")
 
 
-def enable(paths: ShimmyPaths) -> str:
-    change = record_decision(paths, enable=True, source=ConsentSource.CLI)
+def enable(paths: ShimmyPaths, session_id: str | None = None) -> str:
+    mint = (lambda: session_id) if session_id else new_session_id
+    change = record_decision(paths, enable=True, source=ConsentSource.CLI, mint_id=mint)
     assert change.metrics.session_id is not None
     return change.metrics.session_id
 
@@ -96,6 +97,7 @@ def test_the_preview_carries_the_id_a_consent_about_to_be_given_will_record(
 
 
 def test_with_sessions_queued_the_preview_is_the_queue(paths: ShimmyPaths) -> None:
+    enable(paths, GIVEN_ID)  # the queued sessions were queued under this consent
     first, second = a_report(1), a_report(2)
     enqueue(paths, first, NOW)
     enqueue(paths, second, NOW)
@@ -107,7 +109,7 @@ def test_with_sessions_queued_the_preview_is_the_queue(paths: ShimmyPaths) -> No
 def test_the_preview_command_prints_the_queue_exactly_and_says_so_on_stderr(
     paths: ShimmyPaths,
 ) -> None:
-    enable(paths)
+    enable(paths, GIVEN_ID)
     # Queued now: the command's clock is the real one, and the queue keeps 30 days.
     enqueue(paths, a_report(1), datetime.now(timezone.utc))
     enqueue(paths, a_report(5), datetime.now(timezone.utc))
@@ -143,6 +145,7 @@ def test_preview_says_nothing_would_be_sent_while_metrics_are_off(paths: ShimmyP
 def test_preview_in_process_writes_only_the_body_on_stdout(
     paths: ShimmyPaths, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
+    enable(paths, GIVEN_ID)
     enqueue(paths, a_report(), datetime.now(timezone.utc))  # preview's clock is the real one
     assert run_preview(paths) == 0
     captured = capsysbinary.readouterr()
@@ -247,13 +250,14 @@ def test_validate_fails_when_something_personal_got_into_the_queue(
 def test_validate_says_a_queued_session_failing_a_check_will_be_dropped_not_sent(
     paths: ShimmyPaths, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    enable(paths, GIVEN_ID)
     tampered = {**a_report(), "user": "alice@example.com"}
     now = datetime.now(timezone.utc)  # within the 30 days: only the check drops it
     enqueue(paths, a_report(), now)
     enqueue(paths, tampered, now)
     assert run_validate(paths, None) == 1
     out = capsys.readouterr().out
-    assert "1 queued session over the bounds (50 sessions, 30 days) or failing a check" in out
+    assert "1 queued session over the bounds (50 sessions, 30 days), from an earlier" in out
     assert "the next send drops them, they are never sent" in out
     assert "the body the next send transmits" not in out
     body, _ = preview_body(paths, machine=MACHINE)
