@@ -15,7 +15,7 @@ import os
 import sys
 
 from shimmy_onboard import __version__
-from shimmy_onboard.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PROG
+from shimmy_onboard.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the fast paths
 if TYPE_CHECKING:
@@ -34,18 +34,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     # Shimmy's own calls must never fail Shimmy: whatever happens, they exit 0.
     never_fails = arguments[:1] in (["--first-run"], ["send"])
+    failed = EXIT_OK if never_fails else EXIT_FAILED
+    _escape_what_cannot_be_printed()
     try:
         return _run(arguments)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; nothing was changed by the interruption.", file=sys.stderr)
-        return EXIT_OK if never_fails else 130
+        _say(f"{PROG}: interrupted; nothing was changed by the interruption.")
+        return EXIT_OK if never_fails else EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``preview | head``); the answer was not wanted.
         _silence_stdout()
         return EXIT_OK
     except Exception as error:  # the last guard: a message, never a traceback
-        print(f"{PROG}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_OK if never_fails else EXIT_FAILED
+        if sys.stdout is None:
+            _say(f"{PROG}: standard output is closed, so the answer could not be written.")
+        elif isinstance(error, OSError):
+            _say(f"{PROG}: cannot write the output: {error.strerror or error}")
+        else:
+            _say(f"{PROG}: internal error: {type(error).__name__}: {error}")
+        return failed
+
+
+def _say(message: str) -> None:
+    """A line on stderr, if stderr can take it: the last guard must not fail in turn."""
+    try:
+        if sys.stderr is not None:
+            print(message, file=sys.stderr)
+    except Exception:
+        pass
+
+
+def _escape_what_cannot_be_printed() -> None:
+    # A path or a message in a character the terminal's encoding lacks (PYTHONIOENCODING=
+    # ascii, a C locale) is shown escaped rather than failing the command.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
 
 
 def _silence_stdout() -> None:
@@ -126,6 +154,7 @@ def _parse(arguments: list[str]) -> argparse.Namespace:
 
     parser = Parser(
         prog=PROG,
+        allow_abbrev=False,
         description="Shimmy's opt-in, anonymous usage metrics: consent, settings and delivery.",
         epilog="With no command: open the consent screen, or the settings if you already decided.",
     )
@@ -141,7 +170,9 @@ def _parse(arguments: list[str]) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    config = commands.add_parser("config", help="change or inspect the metrics setting")
+    config = commands.add_parser(
+        "config", allow_abbrev=False, help="change or inspect the metrics setting"
+    )
     config.add_argument(
         "--metrics",
         required=True,
@@ -152,7 +183,9 @@ def _parse(arguments: list[str]) -> argparse.Namespace:
     config.add_argument("--json", action="store_true", help="status: print JSON on stdout")
     config.add_argument("--file", metavar="FILE", help="validate: check this file instead")
 
-    send = commands.add_parser("send", help="what Shimmy runs at shutdown: send this session")
+    send = commands.add_parser(
+        "send", allow_abbrev=False, help="what Shimmy runs at shutdown: send this session"
+    )
     send.add_argument("--events", metavar="FILE", help="Shimmy's events file (JSON Lines)")
     send.add_argument("--shimmy-version", metavar="V", help="Shimmy's version")
 
@@ -257,6 +290,12 @@ def _status_document(
     }
 
 
+def _printable(value: object) -> str:
+    """The ledger is a file anyone could edit: its words reach the terminal, escapes never."""
+    text = str(value)[:80]
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def _status_text(state: ConsentState, last_change: dict[str, object] | None) -> str:
     headline = "enabled" if state.sending else "disabled"
     lines = [f"Metrics: {headline}: {state.explain()}"]
@@ -270,10 +309,10 @@ def _status_text(state: ConsentState, last_change: dict[str, object] | None) -> 
         lines.append(f"  Session ID:    {state.session_id}")
     lines.append(f"  Config file:   {state.config.path}")
     if last_change:
-        lines.append(
-            f"  Last change:   {last_change.get('time')}: {last_change.get('from')} -> "
-            f"{last_change.get('to')} ({last_change.get('source')})"
+        time, before, after, source = (
+            _printable(last_change.get(key)) for key in ("time", "from", "to", "source")
         )
+        lines.append(f"  Last change:   {time}: {before} -> {after} ({source})")
     lines.append(
         "  Change it:     shimmy config --metrics enable|disable, or run shimmy-onboard"
     )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +154,68 @@ def test_first_run_with_a_decision_recorded_is_silent(paths: ShimmyPaths) -> Non
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     assert paths.config_file.read_bytes() == before
+
+
+def shell(command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A command line through ``sh``, for redirections a Python pipe cannot make."""
+    program = f"{sys.executable} -m shimmy_onboard"
+    return subprocess.run(
+        ["sh", "-c", command.replace("PROGRAM", program)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_send_exits_0_even_when_stderr_cannot_be_written() -> None:
+    run_cli(["config", "--metrics", "enable"])
+
+    result = shell("PROGRAM send 2>/dev/full", SHIMMY_METRICS_ENDPOINT="ftp://127.0.0.1/")
+
+    assert result.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("redirect", "message"),
+    [(">&-", "standard output is closed"), (">/dev/full", "cannot write the output")],
+)
+def test_an_answer_that_cannot_be_written_is_reported_not_a_traceback(
+    redirect: str, message: str
+) -> None:
+    result = shell(f"PROGRAM config --metrics export {redirect}")
+
+    assert result.returncode == 3
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_path_the_terminal_cannot_print_is_shown_escaped(tmp_path: Path) -> None:
+    config_dir = tmp_path / "café"
+
+    result = run_cli(
+        ["config", "--metrics", "status"],
+        env={"SHIMMY_CONFIG_DIR": str(config_dir), "PYTHONIOENCODING": "ascii"},
+    )
+
+    assert result.returncode == 0
+    assert "caf\\xe9" in result.stdout
+
+
+def test_status_never_replays_terminal_escapes_planted_in_the_ledger(paths: ShimmyPaths) -> None:
+    run_cli(["config", "--metrics", "enable"])
+    planted = {"time": "\x1b[2J\x1b[31mPWNED", "from": "a", "to": "b", "source": "c"}
+    with open(paths.ledger_file, "a") as ledger:
+        ledger.write(json.dumps(planted) + "\n")
+
+    result = run_cli(["config", "--metrics", "status"])
+
+    assert "\x1b" not in result.stdout
+    assert "\\x1b[2J" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "arguments", [["send", "--ev", "events.jsonl"], ["config", "--met", "status"]]
+)
+def test_abbreviated_flags_are_usage_errors(arguments: list[str]) -> None:
+    assert run_cli(arguments).returncode == 2
