@@ -77,12 +77,15 @@ LOGGER_NAME = "shimmy_onboard.delivery"
 def run_send(events: str | None, shimmy_version: str | None) -> int:
     """``shimmy-onboard send``: 0 whatever happens on the network, 2 for an unreadable file."""
     deadline = time.monotonic() + DEADLINE_SECONDS - PROCESS_START_AND_EXIT_SECONDS
-    from shimmy_onboard.consent import load_state
+    from shimmy_onboard.consent import is_flag_set, load_state
     from shimmy_onboard.paths import resolve_paths
 
     paths = resolve_paths()
     state = load_state(paths)
     if not state.sending or state.session_id is None:
+        if is_flag_set(os.environ.get("SHIMMY_METRICS_DEBUG")):
+            # The dry run explains itself even when there is nothing to show.
+            print(f"{PROG}: nothing read, queued or sent: {state.explain()}", file=sys.stderr)
         return EXIT_OK
     _show_debug_log_on_stderr()
     version = shimmy_version or os.environ.get("SHIMMY_VERSION") or None

@@ -901,3 +901,12 @@ def test_send_with_an_events_file_too_big_to_read_in_time_still_ends_in_time(
     [request] = ok_server.requests
     assert timestamps(request.body) == ["2025-01-15T10:11:00Z"]  # the queue, not this session
     assert load_queue(enabled) == []
+
+
+def test_the_debug_dry_run_says_why_nothing_goes_out_when_metrics_are_off(
+    paths: ShimmyPaths,
+) -> None:
+    run = send([], {"SHIMMY_METRICS_DEBUG": "1", "DO_NOT_TRACK": "1"})
+
+    assert_quiet_success(run)
+    assert "nothing read, queued or sent: DO_NOT_TRACK is set" in run.stderr
