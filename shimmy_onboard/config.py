@@ -539,7 +539,7 @@ class _ConfigLock:
                 f"cannot write in {self._paths.config_dir}: {_reason(error)}"
             ) from error
         try:
-            locked = _lock_descriptor(self._descriptor, LOCK_WAIT_SECONDS)
+            locked = lock_within(self._descriptor, LOCK_WAIT_SECONDS)
         except BaseException:
             os.close(self._descriptor)
             raise
@@ -554,13 +554,17 @@ class _ConfigLock:
         os.close(self._descriptor)
 
 
-def _lock_descriptor(descriptor: int, wait_seconds: float) -> bool:
-    """Take the lock, trying again for ``wait_seconds``; False if it could not be had."""
+def lock_within(descriptor: int, wait_seconds: float) -> bool:
+    """Take an exclusive lock on ``descriptor``, trying again for ``wait_seconds``.
+
+    False if it could not be had by then. The config and the outbox lock alike: the OS
+    releases the lock when the descriptor is closed or the process dies.
+    """
     import time
 
     give_up = time.monotonic() + wait_seconds
     while True:
-        if _try_lock(descriptor):
+        if try_lock(descriptor):
             return True
         if time.monotonic() >= give_up:
             return False
@@ -569,7 +573,7 @@ def _lock_descriptor(descriptor: int, wait_seconds: float) -> bool:
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
 
-    def _try_lock(descriptor: int) -> bool:
+    def try_lock(descriptor: int) -> bool:
         import msvcrt
 
         try:
@@ -580,7 +584,7 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
 
 else:
 
-    def _try_lock(descriptor: int) -> bool:
+    def try_lock(descriptor: int) -> bool:
         import fcntl
 
         try:

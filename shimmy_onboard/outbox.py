@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,8 +33,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shimmy_onboard.clock import format_utc, parse_utc
 from shimmy_onboard.config import (
+    lock_within,
     open_regular_file,
     remove_abandoned_temp_files,
+    try_lock,
     write_bytes_atomically,
 )
 from shimmy_onboard.paths import ShimmyPaths
@@ -316,11 +316,8 @@ def queue_lock(paths: ShimmyPaths) -> Iterator[None]:
     """
     descriptor = _open_lock(paths, "queue")
     try:
-        deadline = time.monotonic() + QUEUE_LOCK_PATIENCE_SECONDS
-        while not _try_lock(descriptor):
-            if time.monotonic() >= deadline:
-                raise OutboxBusy("the metrics queue is locked by another process")
-            time.sleep(0.01)
+        if not lock_within(descriptor, QUEUE_LOCK_PATIENCE_SECONDS):
+            raise OutboxBusy("the metrics queue is locked by another process")
         remove_abandoned_temp_files(paths.queue_file)
         remove_abandoned_temp_files(paths.sent_log_file)
         yield
@@ -340,7 +337,7 @@ def send_slot(paths: ShimmyPaths) -> Iterator[bool]:
         yield False
         return
     try:
-        yield _try_lock(descriptor)
+        yield try_lock(descriptor)
     finally:
         os.close(descriptor)
 
@@ -349,26 +346,3 @@ def _log() -> logging.Logger:
     import logging
 
     return logging.getLogger(LOGGER_NAME)
-
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-
-    def _try_lock(descriptor: int) -> bool:
-        import msvcrt
-
-        try:
-            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-else:
-
-    def _try_lock(descriptor: int) -> bool:
-        import fcntl
-
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
