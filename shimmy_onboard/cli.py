@@ -230,22 +230,21 @@ def _change_decision(paths: ShimmyPaths, enable: bool) -> int:
     try:
         change = record_decision(paths, enable=enable, source=ConsentSource.CLI)
     except ConfigWriteError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
+        _say(f"{PROG}: {error}")
         return EXIT_FAILED
     if change.backup:
-        print(f"{PROG}: {messages.backup_notice(change.backup)}", file=sys.stderr)
+        _say(f"{PROG}: {messages.backup_notice(change.backup)}")
     if change.ledger_error:
-        print(f"{PROG}: {messages.ledger_warning(change.ledger_error)}", file=sys.stderr)
+        _say(f"{PROG}: {messages.ledger_warning(change.ledger_error)}")
     opt_out_by = opt_out_variable(os.environ)
     if not change.changed:
-        print(messages.already(enable), file=sys.stderr)
+        _say(messages.already(enable))
         if enable and opt_out_by:
-            print(messages.opt_out_note(opt_out_by), file=sys.stderr)
+            _say(messages.opt_out_note(opt_out_by))
         return EXIT_OK
-    print(
-        f"{messages.confirmation(enable, opt_out_by)}\n{messages.change_hint(enable)}",
-        file=sys.stderr,
-    )
+    # Through _say: the decision is on disk, and a message that cannot be shown (stderr
+    # full or closed) must not make it look failed.
+    _say(f"{messages.confirmation(enable, opt_out_by)}\n{messages.change_hint(enable)}")
     return EXIT_OK
 
 
@@ -256,11 +255,13 @@ def _status(paths: ShimmyPaths, as_json: bool) -> int:
     ledger = read_ledger(paths)
     last_change = ledger[-1] if ledger else None
     if state.config.problem:
-        print(
+        _say(
             f"{PROG}: {state.config.path} cannot be used: {state.config.problem}. "
-            "Metrics are treated as disabled.",
-            file=sys.stderr,
+            "Metrics are treated as disabled."
         )
+    if sys.stdout is None:  # print() would drop the answer without a word
+        _say(f"{PROG}: standard output is closed, so the answer could not be written.")
+        return EXIT_FAILED
     if as_json:
         import json
 
@@ -298,7 +299,7 @@ def _printable(value: object) -> str:
 
 def _status_text(state: ConsentState, last_change: dict[str, object] | None) -> str:
     headline = "enabled" if state.sending else "disabled"
-    lines = [f"Metrics: {headline}: {state.explain()}"]
+    lines = [f"Metrics: {headline}. Why: {state.explain()}"]
     decision = state.decision.value
     if state.since:
         decision += f" since {state.since}"

@@ -370,6 +370,8 @@ def update_metrics(
     """
     try:
         paths.config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError as error:
+        raise ConfigWriteError(f"{paths.config_dir} is not a folder") from error
     except OSError as error:
         raise ConfigWriteError(f"cannot create {paths.config_dir}: {_reason(error)}") from error
     with _ConfigLock(paths):

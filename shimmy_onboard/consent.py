@@ -43,8 +43,12 @@ LEDGER_READ_LIMIT = 1024 * 1024
 
 
 def is_flag_set(value: str | None) -> bool:
-    """An on/off environment variable is on: set to anything but empty or ``0``."""
-    return value is not None and value.strip() not in ("", "0")
+    """An on/off environment variable is on: set to anything but empty or ``0``.
+
+    Only the exact empty string is off: a privacy switch set to white space by a sloppy
+    script is read as on, the safe side.
+    """
+    return value is not None and value != "" and value.strip() != "0"
 
 
 def opt_out_variable(env: Mapping[str, str]) -> str | None:
@@ -116,7 +120,7 @@ class ConsentState:
                 "metrics are treated as disabled."
             )
         if self.decision is Decision.UNDECIDED:
-            return "no decision is recorded: metrics are disabled until you enable them."
+            return "no decision is recorded, so nothing is sent until you enable metrics."
         if self.needs_reconsent:
             return (
                 f"you agreed to payload schema version {self.consent_version}; the payload has "

@@ -77,7 +77,8 @@ def open_interactive(headless: bool) -> int:
     ``--headless`` always uses the plain prompt and reads the answer from standard input,
     whatever it is: ``echo y | shimmy-onboard --headless`` records a yes, for scripts.
     Without it, the TUI opens where it can; where it cannot but a person can still type,
-    the plain prompt; with no terminal on standard input, nobody is asked.
+    the plain prompt; with no terminal on standard input or output (``> file`` would hide
+    the question from the person who must answer it), nobody is asked.
 
     Where an override says nobody is asked (``DO_NOT_TRACK``, ``SHIMMY_NO_METRICS``,
     ``CI``) and no current decision is recorded, neither asks: one line says why. With a
@@ -96,7 +97,7 @@ def open_interactive(headless: bool) -> int:
     stdin_tty, stdout_tty = _terminals()
     if tui_unavailable(os.environ, stdin_tty, stdout_tty) is None:
         return _run_tui(paths)
-    if not stdin_tty:
+    if not (stdin_tty and stdout_tty):
         _say(
             "there is no terminal to ask on, so nothing was asked or recorded.\n"
             "Use shimmy config --metrics enable|disable, or --headless to read y or n "

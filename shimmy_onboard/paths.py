@@ -117,9 +117,9 @@ class ShimmyPaths:
 
 
 def _xdg(env: Mapping[str, str], name: str, fallback: str) -> str:
-    # platformdirs ignores an XDG variable that is empty or only white space.
+    # Empty, white space or a relative path: the XDG spec says such a value is ignored.
     value = env.get(name, "").strip()
-    return value if value else fallback
+    return value if value and os.path.isabs(value) else fallback
 
 
 def _home(env: Mapping[str, str]) -> str:

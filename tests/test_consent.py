@@ -121,6 +121,7 @@ def test_an_older_consent_is_asked_again_when_the_schema_moves_on(
         ({"DO_NOT_TRACK": "true"}, "DO_NOT_TRACK"),
         ({"DO_NOT_TRACK": "0"}, None),
         ({"DO_NOT_TRACK": ""}, None),
+        ({"DO_NOT_TRACK": " "}, "DO_NOT_TRACK"),  # white space is not "empty": the safe side
         ({"SHIMMY_NO_METRICS": "1"}, "SHIMMY_NO_METRICS"),
         ({"DO_NOT_TRACK": "0", "SHIMMY_NO_METRICS": "yes"}, "SHIMMY_NO_METRICS"),
         ({}, None),

@@ -27,6 +27,15 @@ def test_linux_uses_the_xdg_dirs() -> None:
     assert paths.metrics_dir == Path("/state/shimmy/metrics")
 
 
+def test_a_relative_xdg_dir_is_ignored_as_the_xdg_spec_says() -> None:
+    env = {"HOME": "/home/ada", "XDG_CONFIG_HOME": "relative/x", "XDG_STATE_HOME": "st"}
+
+    paths = resolve_paths(env, "linux")
+
+    assert paths.config_file == Path("/home/ada/.config/shimmy/config.json")
+    assert paths.metrics_dir == Path("/home/ada/.local/state/shimmy/metrics")
+
+
 @pytest.mark.parametrize("system", ["linux", "darwin"])
 def test_without_xdg_the_config_is_in_dot_config_as_the_spec_says(system: str) -> None:
     paths = resolve_paths({"HOME": "/home/ada", "XDG_CONFIG_HOME": "  "}, system)

@@ -22,6 +22,7 @@ import pty
 import select
 import signal
 import struct
+import subprocess
 import termios
 import time
 from collections.abc import Mapping
@@ -463,4 +464,27 @@ def test_closed_standard_streams_ask_nobody_and_never_crash(
     if message:
         assert result.stderr.count("\n") == 1
         assert "nothing was asked or recorded" in result.stderr
+    assert not paths.config_file.exists()
+
+
+def test_a_redirected_stdout_hides_no_question_from_the_person_who_must_answer(
+    paths: ShimmyPaths,
+) -> None:
+    primary, secondary = os.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "shimmy_onboard"],
+            stdin=secondary,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "TERM": "xterm-256color"},
+        )
+    finally:
+        os.close(primary)
+        os.close(secondary)
+
+    assert result.returncode == 0
+    assert result.stdout == ""  # no question written where nobody can see it
+    assert "nothing was asked or recorded" in result.stderr
     assert not paths.config_file.exists()
