@@ -80,10 +80,12 @@ TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 PRERELEASE_LABELS = ("alpha", "beta", "rc", "dev", "pre", "preview", "nightly")
 # No leading zeros, as in semver; at most 3 digits for major and minor, so that no
 # version looks like a MAC address written 0011.2233.4455.
-_VERSION_CORE = r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,3})"
+# Three digits at most in each part: a four-digit last part would admit a dotted phone
+# number (555.123.4567).
+_VERSION_CORE = r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})"
 _VERSION_PRERELEASE = r"(-(" + "|".join(PRERELEASE_LABELS) + r")(\.?(0|[1-9][0-9]{0,3}))?)?"
-#: The longest version the pattern admits (for the size bound): 25 characters.
-LONGEST_VERSION = "999.999.9999-preview.9999"
+#: The longest version the pattern admits (for the size bound): 24 characters.
+LONGEST_VERSION = "999.999.999-preview.9999"
 UNKNOWN_VERSION = "unknown"
 VERSION_PATTERN = f"^({_VERSION_CORE}{_VERSION_PRERELEASE}|{UNKNOWN_VERSION})$"
 _VERSION = re.compile(VERSION_PATTERN)

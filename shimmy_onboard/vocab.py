@@ -16,7 +16,7 @@ from enum import Enum
 #: the payload gains or changes fields this goes up and everybody is asked again.
 SCHEMA_VERSION = 1
 
-#: The longest ``version`` the payload carries (payload.py's pattern admits 25 characters).
+#: The longest ``version`` the payload carries (payload.py's pattern admits 24 characters).
 MAX_VERSION_LENGTH = 32
 #: The longest raw version string worth reading: longer cannot become a version even once
 #: a ``+build`` suffix is dropped. The recorder keeps no more; payload.py accepts no more.

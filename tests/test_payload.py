@@ -198,7 +198,8 @@ def test_the_model_refuses_anything_but_the_specs_object(bad: dict[str, Any]) ->
         (" 1.3.2\n", "1.3.2"),
         ("1.3.2+git.abc1234", "1.3.2"),
         ("1.3.2-RC.1", "1.3.2-rc.1"),
-        ("999.999.9999-preview.9999", "999.999.9999-preview.9999"),
+        ("999.999.999-preview.9999", "999.999.999-preview.9999"),
+        ("555.123.4567", "unknown"),  # a dotted phone number is no version
         ("1.3.2-rc.01", "unknown"),
         (None, "unknown"),
         ("", "unknown"),
@@ -317,7 +318,7 @@ def test_the_serializer_refuses_what_json_cannot_carry() -> None:
 def test_the_largest_object_the_schema_admits_is_under_the_specs_1_kb() -> None:
     largest = largest_report()
     validate_report(largest)
-    assert largest["version"] == "999.999.9999-preview.9999"
+    assert largest["version"] == "999.999.999-preview.9999"
     assert len(largest["metrics"]["api_endpoints_used"]) == len(Endpoint)
     assert len(serialize_report(largest)) < 1024
     # Nothing valid is bigger: the spec's example stretched in every field is not.
@@ -328,6 +329,8 @@ def test_the_largest_object_the_schema_admits_is_under_the_specs_1_kb() -> None:
 
 def test_a_version_longer_than_the_longest_is_refused() -> None:
     with pytest.raises(ValidationError):
-        validate_report(_set("version", "9999.999.9999-preview.9999"))
+        validate_report(_set("version", "9999.999.999-preview.9999"))
     with pytest.raises(ValidationError):
-        validate_report(_set("version", "999.999.9999-preview.99999"))
+        validate_report(_set("version", "999.999.999-preview.99999"))
+    with pytest.raises(ValidationError):
+        validate_report(_set("version", "999.999.1000"))

@@ -502,7 +502,7 @@ VALID_VERSIONS = st.one_of(
         lambda a, b, c, label, n: f"{a}.{b}.{c}" + (f"-{label}{n}" if label else ""),
         st.integers(0, 999),
         st.integers(0, 999),
-        st.integers(0, 9999),
+        st.integers(0, 999),
         st.sampled_from(["", "alpha", "beta", "rc", "dev", "pre", "preview", "nightly"]),
         st.sampled_from(["", ".1", "2", ".9999", "0"]),
     ),
