@@ -190,7 +190,7 @@ def _read_file(path: str) -> ConfigSnapshot:
     except NotARegularFile as error:
         return ConfigSnapshot(path=path, exists=True, problem=error.strerror)
     except OSError as error:
-        unreadable = f"it cannot be read ({_reason(error)})"
+        unreadable = f"it cannot be read ({os_error_reason(error)})"
         return ConfigSnapshot(path=path, exists=True, problem=unreadable)
     if len(raw) > MAX_CONFIG_BYTES:
         return ConfigSnapshot(path=path, exists=True, problem="it is larger than 4 MiB")
@@ -343,8 +343,9 @@ def _json_type(value: object) -> str:
     return "null" if value is None else names.get(type(value), "value")
 
 
-def _reason(error: OSError) -> str:
-    return error.strerror or error.__class__.__name__
+def os_error_reason(error: OSError) -> str:
+    """What went wrong, in the OS's words (``Permission denied``), for a message."""
+    return error.strerror or type(error).__name__
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -373,7 +374,8 @@ def update_metrics(
     except FileExistsError as error:
         raise ConfigWriteError(f"{paths.config_dir} is not a folder") from error
     except OSError as error:
-        raise ConfigWriteError(f"cannot create {paths.config_dir}: {_reason(error)}") from error
+        reason = os_error_reason(error)
+        raise ConfigWriteError(f"cannot create {paths.config_dir}: {reason}") from error
     with _ConfigLock(paths):
         remove_abandoned_temp_files(paths.config_file)
         before = read_config(paths)
@@ -430,7 +432,7 @@ def _keep_unusable(before: ConfigSnapshot, now: datetime) -> Path | None:
         os.rename(path, target)
     except OSError as error:
         raise ConfigWriteError(
-            f"{path} is unusable and could not be kept aside ({_reason(error)}); "
+            f"{path} is unusable and could not be kept aside ({os_error_reason(error)}); "
             "nothing was changed"
         ) from error
     return target
@@ -478,7 +480,7 @@ def _write_atomically(path: Path, document: dict[str, Any]) -> None:
     try:
         write_bytes_atomically(path, text.encode("utf-8"))
     except OSError as error:
-        raise ConfigWriteError(f"cannot write {path}: {_reason(error)}") from error
+        raise ConfigWriteError(f"cannot write {path}: {os_error_reason(error)}") from error
 
 
 def write_bytes_atomically(path: str | os.PathLike[str], content: bytes) -> None:
@@ -538,7 +540,7 @@ class _ConfigLock:
             self._descriptor = os.open(self._paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as error:
             raise ConfigWriteError(
-                f"cannot write in {self._paths.config_dir}: {_reason(error)}"
+                f"cannot write in {self._paths.config_dir}: {os_error_reason(error)}"
             ) from error
         try:
             locked = lock_within(self._descriptor, LOCK_WAIT_SECONDS)

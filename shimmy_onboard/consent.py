@@ -136,12 +136,8 @@ def load_state(paths: ShimmyPaths, env: Mapping[str, str] | None = None) -> Cons
     env = os.environ if env is None else env
     config = read_config(paths)
     metrics = config.metrics
-    if metrics.enabled is None:
-        decision = Decision.UNDECIDED
-    else:
-        decision = Decision.ENABLED if metrics.enabled else Decision.DISABLED
     return ConsentState(
-        decision=decision,
+        decision=_decision_of(metrics),
         consent_version=metrics.consent_version,
         session_id=metrics.session_id,
         since=metrics.last_updated,

@@ -92,7 +92,10 @@ def run_send(events: str | None, shimmy_version: str | None) -> int:
     try:
         deliver_events(paths, state.session_id, events, version, deadline, os.environ)
     except OSError as error:
-        print(f"{PROG}: cannot read the events file {events}: {_reason(error)}", file=sys.stderr)
+        from shimmy_onboard.config import os_error_reason
+
+        reason = os_error_reason(error)
+        print(f"{PROG}: cannot read the events file {events}: {reason}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 
@@ -528,10 +531,6 @@ def _shut_down(connection: socket.socket) -> None:
 
 
 # --- small things ---------------------------------------------------------------------------
-
-
-def _reason(error: OSError) -> str:
-    return error.strerror or type(error).__name__
 
 
 def _log() -> logging.Logger:

@@ -233,14 +233,14 @@ def run_validate(paths: ShimmyPaths, file: str | None) -> int:
 
 
 def _validate_file(file: str) -> int:
-    from shimmy_onboard.config import open_regular_file
+    from shimmy_onboard.config import open_regular_file, os_error_reason
     from shimmy_onboard.privacy import BodyError, check_sessions, parse_body
 
     try:
         with os.fdopen(open_regular_file(file), "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        _say(f"{PROG}: cannot read {file}: {error.strerror or type(error).__name__}")
+        _say(f"{PROG}: cannot read {file}: {os_error_reason(error)}")
         return EXIT_USAGE
     if len(raw) > MAX_FILE_BYTES:
         _say(f"{PROG}: {file} is larger than 4 MiB: not a metrics payload")
