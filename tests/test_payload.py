@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shimmy_onboard import recorder
@@ -334,3 +337,20 @@ def test_a_version_longer_than_the_longest_is_refused() -> None:
         validate_report(_set("version", "999.999.999-preview.99999"))
     with pytest.raises(ValidationError):
         validate_report(_set("version", "999.999.1000"))
+
+
+@given(
+    st.one_of(
+        st.uuids(version=4).map(str),
+        st.uuids().map(str),
+        st.uuids(version=4).map(lambda value: str(value).upper()),
+        st.text(alphabet="0123456789abcdef-4", min_size=30, max_size=40),
+    )
+)
+@settings(max_examples=1000, deadline=None)
+def test_the_fast_path_uuid_check_and_the_schemas_pattern_agree(text: str) -> None:
+    # config.is_uuid4 spells out the schema's pattern without ``re`` (--first-run reads it).
+    from shimmy_onboard.config import is_uuid4
+    from shimmy_onboard.payload import UUID4_PATTERN
+
+    assert is_uuid4(text) == bool(re.match(UUID4_PATTERN, text))
